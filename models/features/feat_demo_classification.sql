@@ -1,0 +1,9 @@
+with
+
+patients as (
+
+    select * from {{ ref('stg_demo_classification') }}
+
+)
+
+select * from patients

@@ -1,0 +1,9 @@
+with
+
+examples as (
+
+    select * from {{ ref('stg_demo_regression') }}
+
+)
+
+select * from examples
