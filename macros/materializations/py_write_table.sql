@@ -40,16 +40,21 @@ writer.saveAsTable("{{ target_relation }}")
 {%- endmacro -%}
 
 
-{#- Python models on `method: session` need dbt-sweep's submission method; say so if it is missing. -#}
+{#-
+    A Python model on a `type: spark` target with no Databricks cluster configured can only run through
+    dbt-sweep's `session` method; say so plainly if it is missing. (`target.method` is not visible to
+    Jinja: dbt-spark exposes only host, port, cluster, endpoint, schema and organization.)
+-#}
 {% macro sweep_assert_session_method() %}
-{%- if target.method == 'session' and config.get('submission_method', 'session') == 'session' -%}
-{%- set status = env_var('DBT_SWEEP_SESSION_METHOD', 'not loaded') -%}
-{%- if status != 'registered' -%}
+{%- set databricks_cluster = target.cluster or config.get('cluster_id') -%}
+{%- if not databricks_cluster and config.get('submission_method', 'session') == 'session' -%}
+{%- if adapter.dbt_sweep_session_method is not defined -%}
 {{ exceptions.raise_compiler_error(
-    "dbt-sweep's 'session' Python submission method is not registered (" ~ status ~ "), so dbt-spark "
-    ~ "cannot run Python model '" ~ model.name ~ "' in this process. dbt only loads plugins that "
-    ~ "pkgutil can list: install dbt-sweep with `pip install .` or "
-    ~ "`pip install -e . --config-settings editable_mode=compat`, not a plain `pip install -e .`."
+    "dbt-sweep's 'session' Python submission method is not registered, so dbt-spark cannot run "
+    ~ "Python model '" ~ model.name ~ "' in this process. dbt only loads plugins that pkgutil can "
+    ~ "list: install dbt-sweep with `pip install .` or "
+    ~ "`pip install -e . --config-settings editable_mode=compat`, not a plain `pip install -e .`; "
+    ~ "if it is installed, look for a dbt-sweep warning at the start of dbt's log."
 ) }}
 {%- endif -%}
 {%- endif -%}

@@ -4,6 +4,7 @@ dbt-databricks."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -11,11 +12,12 @@ from typing import Any
 from dbt.adapters.events.logging import AdapterLogger
 
 SESSION_METHOD = "session"
-# The project's py_write_table macro reads this to fail a Python model plainly when dbt never
-# imported this package (e.g. a setuptools import-hook editable install hides it from
-# pkgutil.iter_modules) or when patching dbt-spark failed.
-REGISTRATION_ENV = "DBT_SWEEP_SESSION_METHOD"
-REGISTERED = "registered"
+# Exposed to Jinja as `adapter.dbt_sweep_session_method` once registered: the project's
+# py_write_table macro fails a Python model plainly when it is missing (dbt never imported this
+# package, e.g. a setuptools import-hook editable install hides it from pkgutil.iter_modules, or
+# patching dbt-spark failed). An environment variable cannot carry this: dbt snapshots the
+# environment for env_var() before it loads plugins.
+JINJA_MARKER = "dbt_sweep_session_method"
 
 logger = AdapterLogger("dbt-sweep")
 
@@ -31,22 +33,23 @@ class RegistrationError(RuntimeError):
 
 
 def register_session_method() -> None:
-    """Patch ``SparkAdapter`` once; record the outcome in ``DBT_SWEEP_SESSION_METHOD``.
+    """Patch ``SparkAdapter`` once.
 
-    A failure is logged and recorded rather than raised, so SQL-only builds keep working; Python
-    models then fail with the recorded reason (see macros/materializations/py_write_table.sql).
+    A failure is logged rather than raised, so SQL-only builds keep working; Python models then fail
+    plainly (see macros/materializations/py_write_table.sql).
     """
     # Spark's Python workers must run this interpreter: with a bare `python` on PATH, applyInPandas
     # fails with "No module named 'pandas'". Set before dbt's first SQL statement starts the JVM.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark logs every failing query again as a JSON record with the JVM stack (pages per error);
+    # dbt already reports the error with its message, so inside dbt these loggers only add noise.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         _patch_spark_adapter()
     except Exception as exc:  # any failure here means "not registered", said plainly
         error = exc if isinstance(exc, RegistrationError) else RegistrationError(repr(exc))
-        os.environ[REGISTRATION_ENV] = f"failed: {error}"
         logger.warning(str(error))
-        return
-    os.environ[REGISTRATION_ENV] = REGISTERED
 
 
 def _patch_spark_adapter() -> None:
@@ -77,4 +80,7 @@ def _patch_spark_adapter() -> None:
 
     SparkAdapter.python_submission_helpers = property(python_submission_helpers)  # type: ignore[method-assign,assignment]
     SparkAdapter.default_python_submission_method = property(default_python_submission_method)  # type: ignore[method-assign,assignment]
+    setattr(SparkAdapter, JINJA_MARKER, lambda self: SESSION_METHOD)
+    # dbt's Jinja `adapter` wrapper exposes only the names in `_available_` (dbt.adapters.base.meta).
+    SparkAdapter._available_ = frozenset({*SparkAdapter._available_, JINJA_MARKER})  # type: ignore[attr-defined]
     SparkAdapter._dbt_sweep_session_method = True  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ is per thread and returns None in dbt's worker threads.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,13 +18,33 @@ from dbt_common.exceptions import DbtRuntimeError
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
+_PYSPARK_DEFAULT_PYTHON = "python3"  # what pyspark uses when PYSPARK_PYTHON is unset
+_JOB_GROUP_PROPERTIES = ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
+
 
 def get_spark_session(server_side_parameters: Mapping[str, Any]) -> SparkSession:
     """Return the session dbt-spark's SQL uses, creating it on first use (the same builder calls)."""
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in server_side_parameters.items():
         builder = builder.config(key, str(value))
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    if not is_remote():
+        _use_this_interpreter_for_local_workers(spark)
+    return spark
+
+
+def _use_this_interpreter_for_local_workers(spark: SparkSession) -> None:
+    """Make a local master's Python workers run this interpreter (and so see this environment).
+
+    pyspark fixes the workers' interpreter when the context starts: ``$PYSPARK_PYTHON`` or a bare
+    ``python3``, which lacks pandas/pyarrow unless it happens to be this venv's (then ``applyInPandas``
+    fails with "No module named 'pandas'"). The plugin sets ``PYSPARK_PYTHON`` at dbt start-up, but a
+    context started earlier (by SQL in the same process) keeps ``python3``. On a cluster the workers'
+    interpreter is the cluster's to choose, so only local masters are changed.
+    """
+    context = spark.sparkContext
+    if context.master.startswith("local") and context.pythonExec == _PYSPARK_DEFAULT_PYTHON:
+        context.pythonExec = sys.executable
 
 
 def model_session(
@@ -60,19 +81,27 @@ def model_session(
 def tagged_jobs(
     spark: SparkSession, *, tag: str, description: str, timeout: float | None
 ) -> Iterator[dict[str, bool]]:
-    """Tag every Spark job started by this thread in ``spark`` and cancel them after ``timeout`` s.
+    """Mark every Spark job this thread starts in ``spark`` as the model's; cancel them after
+    ``timeout`` seconds.
 
-    Yields a dict whose ``timed_out`` key says whether the timeout fired. Tags work on classic Spark
-    and Spark Connect; the job description (shown in the Spark UI) exists only on classic Spark.
+    Yields a dict whose ``timed_out`` key says whether the timeout fired. Classic Spark: a job group
+    (shown in the Spark UI with the description) with ``interruptOnCancel``, so Python workers stuck
+    in user code are interrupted too; the session-level ``interruptTag`` does not reach jobs of a
+    ``newSession()`` there. Spark Connect: an operation tag, its only mechanism.
     """
     state = {"timed_out": False}
-    spark.addTag(tag)
-    if not is_remote():
-        spark.sparkContext.setJobDescription(description)
+    remote = is_remote()
+    if remote:
+        spark.addTag(tag)
+    else:
+        spark.sparkContext.setJobGroup(tag, description, interruptOnCancel=True)
 
     def cancel() -> None:
         state["timed_out"] = True
-        spark.interruptTag(tag)
+        if remote:
+            spark.interruptTag(tag)
+        else:
+            spark.sparkContext.cancelJobGroup(tag)
 
     timer = threading.Timer(timeout, cancel) if timeout else None
     if timer is not None:
@@ -83,6 +112,8 @@ def tagged_jobs(
     finally:
         if timer is not None:
             timer.cancel()
-        spark.removeTag(tag)
-        if not is_remote():
-            spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]
+        if remote:
+            spark.removeTag(tag)
+        else:
+            for key in _JOB_GROUP_PROPERTIES:  # what SparkContext.setJobGroup set, for this thread
+                spark.sparkContext.setLocalProperty(key, None)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+{{ sweep_best_models(ref('sweep_runs'), group_by=['group_id']) }}

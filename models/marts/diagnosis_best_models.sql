@@ -1,0 +1,1 @@
+{{ sweep_best_models(ref('diagnosis_sweep_runs'), group_by=['cohort']) }}

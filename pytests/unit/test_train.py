@@ -1,0 +1,186 @@
+"""Tests for dbt_sweep.train: one output row per manifest row, statuses, splits, metrics, models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_spec
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from dbt_sweep.manifest import build_manifest, group_stats
+from dbt_sweep.serialize import load_model
+from dbt_sweep.spec import SweepSpec
+from dbt_sweep.train import _prepare, run_columns, run_schema, train_group, train_unit
+
+RIDGE = [{"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}]
+WINE_SPEC = {
+    "task": "classification", "group_by": "group_id", "key": None, "target": "y",
+    "metrics": ["accuracy", "f1", "roc_auc", "log_loss"], "primary_metric": "accuracy",
+    "preprocessing": {"scale": "standard"},
+    "estimators": [{"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}}],
+}  # fmt: skip
+
+
+class Exploding(RegressorMixin, BaseEstimator):
+    """An estimator whose fit always raises."""
+
+    def fit(self, X: object, y: object) -> Exploding:
+        raise ValueError("boom")
+
+
+def _run(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    return train_unit(features, build_manifest(spec, group_stats(features, spec), parallelism=1), spec)
+
+
+def test_regression_ok_rows_and_schema(regression_group: pd.DataFrame) -> None:
+    """Every run succeeds with sane metrics, and the output matches run_columns with nullable dtypes."""
+    spec = make_spec(estimators=RIDGE, preprocessing={"impute": {"strategy": "mean"}, "scale": "minmax"})
+    runs = _run(regression_group.assign(shard=0), spec)
+    assert runs["status"].tolist() == ["ok", "ok"]
+    assert runs["error"].isna().all()
+    assert (runs["r2"] > 0.85).all() and (runs["rmse"] >= runs["mae"]).all()
+    assert runs["primary_metric"].equals(runs["rmse"].rename("primary_metric"))
+    assert runs[["n_train", "n_test"]].values.tolist() == [[48, 12], [48, 12]]
+    assert (runs["fit_seconds"] > 0).all() and (runs["score_seconds"] > 0).all()
+    assert list(runs.columns) == [name for name, _ in run_columns(spec, {"group_id": "string"})]
+    assert runs.dtypes.astype(str).to_dict() == {
+        "run_key": "object", "group_id": "object", "estimator_name": "object", "estimator": "object",
+        "params": "object", "search": "object", "shard": "int32", "status": "object", "error": "object",
+        "mae": "float64", "rmse": "float64", "r2": "float64", "primary_metric": "float64", "n_train": "Int64",
+        "n_test": "Int64", "fit_seconds": "float64", "score_seconds": "float64", "model": "object",
+        "trained_at": "datetime64[ns, UTC]",
+    }  # fmt: skip
+    assert run_schema(spec, {"group_id": "string"}).startswith("`run_key` string, `group_id` string, ")
+
+
+def test_model_loads_and_predicts_identically(regression_group: pd.DataFrame) -> None:
+    """The stored skops bytes load with load_model and predict like a refit of the same pipeline."""
+    spec = make_spec(estimators=RIDGE)
+    runs = _run(regression_group, spec)
+    model = load_model(runs.loc[0, "model"])
+    X = regression_group[["x0", "x1", "x2", "x3"]]
+    again = load_model(_run(regression_group, spec).loc[0, "model"])
+    np.testing.assert_allclose(model.predict(X), again.predict(X))
+    assert model.named_steps["estimator"].alpha == 0.1
+
+
+def test_one_failing_estimator_keeps_every_row(regression_group: pd.DataFrame) -> None:
+    """A run whose fit raises is 'failed' with the error; the other runs still succeed."""
+    spec = make_spec(estimators=RIDGE)
+    manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1)
+    manifest.loc[1, "estimator"] = f"{__name__}.Exploding"
+    manifest.loc[1, "params"] = "{}"
+    runs = train_unit(regression_group, manifest, spec)
+    assert runs["status"].tolist() == ["ok", "failed"]
+    assert runs.loc[1, "error"] == "ValueError: boom"
+    assert runs.loc[1, ["mae", "primary_metric"]].isna().all() and runs.loc[1, "model"] is None
+    assert runs["n_train"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        (lambda f: f.iloc[:0], "skipped", "no rows for this group in feat_demo_regression"),
+        (lambda f: f.iloc[:7], "skipped", "group has 7 rows; sweep.min_rows is 20"),
+        (
+            lambda f: f.assign(y=f["y"].where(f.index >= 3)),
+            "failed",
+            "target 'y' has 3 null values in this group; filter them in the feature model",
+        ),
+    ],
+    ids=["empty-features", "tiny-group", "null-target"],
+)
+def test_group_problems(regression_group: pd.DataFrame, change: object, status: str, error: str) -> None:
+    """Group-level problems turn every manifest row into a skipped/failed row with the reason."""
+    spec = make_spec(estimators=RIDGE)
+    manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1)
+    runs = train_unit(change(regression_group), manifest, spec)  # type: ignore[operator]
+    assert runs["status"].tolist() == [status, status]
+    assert runs["error"].tolist() == [error, error]
+    assert runs["run_key"].tolist() == manifest["run_key"].tolist()
+
+
+def test_single_class_and_too_few_rows_for_folds(wine_group: pd.DataFrame) -> None:
+    """A one-class target and a group smaller than the fold count are skipped."""
+    spec = make_spec(**WINE_SPEC)
+    one_class = wine_group[wine_group["y"] == 1]
+    assert _run(one_class, spec)["error"].tolist() == ["target 'y' has a single class (1) in this group"]
+    kfold = make_spec(**{**WINE_SPEC, "split": {"kind": "kfold", "folds": 25}, "min_rows": 2})
+    runs = _run(wine_group.iloc[::10], kfold)
+    assert runs["error"].tolist() == ["group has 18 rows, fewer than sweep.split.folds (25)"]
+
+
+def test_empty_manifest(regression_group: pd.DataFrame) -> None:
+    """An empty manifest gives an empty frame with the output columns."""
+    spec = make_spec(estimators=RIDGE)
+    manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1).iloc[:0]
+    runs = train_unit(regression_group, manifest, spec)
+    assert runs.empty and list(runs.columns) == [n for n, _ in run_columns(spec, {"group_id": "string"})]
+
+
+def test_time_split_holds_out_the_latest_rows(regression_group: pd.DataFrame) -> None:
+    """The time split's test set is the last test_size fraction by time, whatever the row order."""
+    frame = regression_group.assign(t=pd.date_range("2024-01-01", periods=60, freq="D")).sample(frac=1, random_state=0)
+    spec = make_spec(estimators=RIDGE, split={"kind": "time", "column": "t", "test_size": 0.25})
+    group = _prepare(frame, spec)
+    (train, test), = group.splits
+    times = frame["t"].reset_index(drop=True)
+    assert len(test) == 15 and times[test].min() > times[train].max()
+    assert "t" not in group.X.columns
+    assert _run(frame, spec)["status"].tolist() == ["ok", "ok"]
+
+
+def test_kfold_means_and_refit(regression_group: pd.DataFrame) -> None:
+    """k-fold: metrics over all held-out rows, the stored model refit on every row."""
+    spec = make_spec(estimators=RIDGE, split={"kind": "kfold", "folds": 4})
+    runs = _run(regression_group, spec)
+    assert runs["status"].tolist() == ["ok", "ok"]
+    assert runs[["n_train", "n_test"]].values.tolist() == [[60, 60], [60, 60]]
+    assert (runs["r2"] > 0.95).all()
+
+
+def test_classification_metrics_multiclass(wine_group: pd.DataFrame) -> None:
+    """Wine: accuracy, macro f1, ovr roc_auc and log_loss on a stratified split."""
+    runs = _run(wine_group, make_spec(**WINE_SPEC))
+    row = runs.iloc[0]
+    assert row["status"] == "ok", row["error"]
+    assert row["accuracy"] > 0.85 and row["f1"] > 0.85 and 0.9 < row["roc_auc"] <= 1.0
+    assert 0 < row["log_loss"] < 0.5 and row["primary_metric"] == row["accuracy"]
+
+
+def test_classification_binary_decision_function_and_missing_proba(wine_group: pd.DataFrame) -> None:
+    """Binary roc_auc uses decision_function without predict_proba; log_loss without it fails clearly."""
+    binary = wine_group[wine_group["y"] < 2]
+    spec = make_spec(**{**WINE_SPEC, "metrics": ["accuracy", "f1", "roc_auc"], "estimators": [{"estimator": "sklearn.svm.SVC"}]})
+    row = _run(binary, spec).iloc[0]
+    assert row["status"] == "ok" and 0.9 < row["roc_auc"] <= 1.0
+    row = _run(binary, make_spec(**{**WINE_SPEC, "estimators": [{"estimator": "sklearn.svm.SVC"}]})).iloc[0]
+    assert row["status"] == "failed"
+    assert row["error"] == (
+        "ValueError: metric 'log_loss' needs predict_proba, which SVC does not provide; "
+        "enable probabilities (e.g. probability=True) or remove 'log_loss' from sweep.metrics."
+    )
+
+
+def test_categorical_features_with_nulls_and_selection(regression_group: pd.DataFrame) -> None:
+    """String features with nulls are imputed and one-hot encoded; SelectKBest's k is capped."""
+    frame = regression_group.assign(city=np.where(regression_group.index % 3 == 0, "a", "b"))
+    frame.loc[::7, "city"] = None
+    frame.loc[::5, "x0"] = np.nan
+    frame["flag"] = pd.array(frame.index % 2 == 0, dtype="boolean")
+    spec = make_spec(estimators=RIDGE, preprocessing={
+        "impute": {"strategy": "median"}, "one_hot": {"columns": "auto"}, "scale": "standard",
+        "select_k_best": {"k": 50}})  # fmt: skip
+    runs = _run(frame, spec)
+    assert runs["status"].tolist() == ["ok", "ok"], runs["error"].tolist()
+    selector = load_model(runs.loc[0, "model"]).named_steps["select"]
+    assert selector.k == 7  # x0..x3, flag, city=a, city=b
+
+
+def test_train_group_filters_estimator(regression_group: pd.DataFrame) -> None:
+    """train_group builds the manifest itself and trains each group; estimator= picks one estimator."""
+    frame = pd.concat([regression_group, regression_group.assign(group_id="g2")], ignore_index=True)
+    spec = make_spec(estimators=[*RIDGE, {"estimator": "sklearn.linear_model.Lasso", "name": "lasso"}])
+    runs = train_group(frame, spec, estimator="lasso")
+    assert runs["group_id"].tolist() == ["g1", "g2"] and set(runs["status"]) == {"ok"}
