@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv and installs dbt-sweep with its test extras. Sourced by demo.sh and test.sh.
-# The install is a compat-mode editable one: dbt discovers plugins with pkgutil.iter_modules(), which
-# cannot see packages behind setuptools' default editable import hook (a plain `pip install -e .`).
+# dbt discovers plugins with pkgutil.iter_modules(), which cannot see a package behind setuptools'
+# editable import hook. This project's src layout gets a static .pth path entry instead, which it can
+# see (pytests/integration/test_session_method.py checks it on every run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,7 +16,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
+.venv/bin/python -m pip install --quiet -e ".[test]"
 [ -f profiles.yml ] || cp profiles.example.yml profiles.yml
 export PATH="$PWD/.venv/bin:$PATH"
 export DBT_PROFILES_DIR="$PWD"

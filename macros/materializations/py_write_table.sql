@@ -52,9 +52,9 @@ writer.saveAsTable("{{ target_relation }}")
 {{ exceptions.raise_compiler_error(
     "dbt-sweep's 'session' Python submission method is not registered, so dbt-spark cannot run "
     ~ "Python model '" ~ model.name ~ "' in this process. dbt only loads plugins that pkgutil can "
-    ~ "list: install dbt-sweep with `pip install .` or "
-    ~ "`pip install -e . --config-settings editable_mode=compat`, not a plain `pip install -e .`; "
-    ~ "if it is installed, look for a dbt-sweep warning at the start of dbt's log."
+    ~ "list: install dbt-sweep with `pip install .` (an editable install must not use setuptools' "
+    ~ "import hook: add `--config-settings editable_mode=compat` where it would); if it is "
+    ~ "installed, look for a dbt-sweep warning at the start of dbt's log."
 ) }}
 {%- endif -%}
 {%- endif -%}

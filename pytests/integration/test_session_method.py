@@ -177,8 +177,8 @@ class TestRegistration:
         return {"plain.py": DEFAULT_CONF_MODEL}
 
     def test_installed_package_is_discoverable_by_dbt(self):
-        # A setuptools import-hook editable install (plain `pip install -e .`) hides the package from
-        # pkgutil.iter_modules(), and dbt would never load the plugin. The README's install must not.
+        # A setuptools import-hook editable install hides the package from pkgutil.iter_modules(), and
+        # dbt would never load the plugin. The README's install (scripts/setup.sh) must not.
         assert "dbt_sweep" in {module.name for module in pkgutil.iter_modules()}
         assert "dbt_sweep" in PluginManager.get_prefixed_modules()
 
@@ -193,4 +193,4 @@ class TestRegistration:
         message = results[0].message
         assert "dbt-sweep's 'session' Python submission method is not registered" in message
         assert "cannot run Python model 'plain'" in message
-        assert "--config-settings editable_mode=compat" in message
+        assert "install dbt-sweep with `pip install .`" in message

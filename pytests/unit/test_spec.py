@@ -130,7 +130,7 @@ def test_missing_spec() -> None:
     """A model without a sweep config gets an error saying so."""
     message = (
         "The 'sweep' key of the sweep spec in model 'sweep_runs' is missing: the model has no `sweep` config. "
-        "Got None instead; add dbt.config(sweep={...}) to the model file."
+        "Got None instead; declare it under the model's config in YAML (sweep: {...})."
     )
     with pytest.raises(SweepSpecError, match=f"^{re.escape(message)}$"):
         parse_spec(None, model="sweep_runs")

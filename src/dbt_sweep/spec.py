@@ -328,7 +328,7 @@ def parse_spec(raw: Mapping[str, Any] | None, *, model: str) -> SweepSpec:
         problem = SpecProblem(
             "sweep",
             "is missing: the model has no `sweep` config. Got None instead; "
-            "add dbt.config(sweep={...}) to the model file.",
+            "declare it under the model's config in YAML (sweep: {...}).",
         )
         raise SweepSpecError([problem], model=model)
     if not isinstance(raw, Mapping):

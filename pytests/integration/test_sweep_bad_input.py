@@ -1,0 +1,178 @@
+"""Bad input through real dbt runs: a bad spec stops its model with a precise message; a bad group or
+run becomes `failed`/`skipped` rows and loses nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from dbt.tests.util import run_dbt
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(store: str, n: int, *, null_targets: int = 0) -> list[str]:
+    return [
+        f"{store},{i},{i * 0.5},{'' if i < null_targets else 3 * i + 1}" for i in range(n)
+    ]
+
+
+SALES_CSV = "\n".join(
+    ["store,a,b,t", *_rows("s1", 30), *_rows("s2", 30, null_targets=2), *_rows("s3", 5)]
+) + "\n"
+
+MANIFEST_PY = """\
+import dbt_sweep.sweep
+
+
+def model(dbt, session):
+    spec = dbt.config.get("sweep")
+    return dbt_sweep.sweep.sweep_manifest(dbt.ref("{source}"), spec, model=dbt.this.identifier)
+"""
+
+RUNS_PY = """\
+import dbt_sweep.sweep
+
+
+def model(dbt, session):
+    spec = dbt.config.get("sweep")
+    features = dbt.ref("feat_sales")
+    manifest = dbt.ref("sales_manifest")
+    return dbt_sweep.sweep.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
+"""
+
+SCHEMA_YML = """\
+version: 2
+models:
+  - name: sales_manifest
+    config:
+      sweep: &good
+        source: feat_sales
+        group_by: store
+        target: t
+        task: regression
+        features: [a, b]
+        estimators:
+          - estimator: sklearn.linear_model.LinearRegression
+          - estimator: sklearn.tree.DecisionTreeRegressor
+            params: {random_state: 0}
+            grid: {max_depth: [2, 4]}
+        split: {kind: random, test_size: 0.25, seed: 1}
+        metrics: [mae, rmse]
+        min_rows: 10
+  - name: sales_runs
+    config:
+      sweep: *good
+  - name: disallowed_estimator
+    config:
+      sweep:
+        <<: *good
+        estimators: [{estimator: os.system}]
+  - name: wrong_grid_type
+    config:
+      sweep:
+        <<: *good
+        estimators: [{estimator: sklearn.svm.SVR, grid: {C: [1.0, -1]}}]
+  - name: missing_column
+    config:
+      sweep:
+        <<: *good
+        features: [a, nope]
+  - name: metric_for_other_task
+    config:
+      sweep:
+        <<: *good
+        metrics: [accuracy]
+        primary_metric: accuracy
+  - name: empty_source
+    config:
+      sweep:
+        <<: *good
+        source: feat_empty
+  - name: no_spec
+"""
+
+
+class TestBadInput:
+    @pytest.fixture(scope="class")
+    def seeds(self):
+        return {"sales.csv": SALES_CSV}
+
+    @pytest.fixture(scope="class")
+    def models(self):
+        broken = {
+            name: MANIFEST_PY.format(source="feat_sales")
+            for name in (
+                "disallowed_estimator",
+                "wrong_grid_type",
+                "missing_column",
+                "metric_for_other_task",
+                "no_spec",
+            )
+        }
+        return {
+            "schema.yml": SCHEMA_YML,
+            "feat_sales.sql": "select * from {{ ref('sales') }}",
+            "feat_empty.sql": "select * from {{ ref('sales') }} where 1 = 0",
+            "sales_manifest.py": MANIFEST_PY.format(source="feat_sales"),
+            "sales_runs.py": RUNS_PY,
+            "empty_source.py": MANIFEST_PY.format(source="feat_empty"),
+            **{f"{name}.py": code for name, code in broken.items()},
+        }
+
+    @pytest.fixture(scope="class")
+    def results(self, project):
+        run_dbt(["seed"])
+        return {r.node.name: r for r in run_dbt(["run"], expect_pass=False)}
+
+    @pytest.mark.parametrize(
+        ("model", "message"),
+        [
+            (
+                "disallowed_estimator",
+                "The 'sweep.estimators[0].estimator' key of the sweep spec in model "
+                "'disallowed_estimator' is 'os.system', which is not in the estimator allowlist "
+                "['sklearn.']; add its module prefix to sweep.allowed_modules.",
+            ),
+            (
+                "wrong_grid_type",
+                "The 'sweep.estimators[0].grid.C' key of the sweep spec in model 'wrong_grid_type' "
+                "must be a float in the range (0.0, inf]. Got -1 instead.",
+            ),
+            (
+                "missing_column",
+                "The 'sweep.features[1]' key of the sweep spec in model 'missing_column' names "
+                "column 'nope', which is not in table 'feat_sales'.",
+            ),
+            (
+                "metric_for_other_task",
+                "The 'sweep.metrics[0]' key of the sweep spec in model 'metric_for_other_task' "
+                "must be a metric for task 'regression'. Got 'accuracy' instead.",
+            ),
+            (
+                "empty_source",
+                "The source 'feat_empty' of the sweep in model 'empty_source' has no rows, so "
+                "there is nothing to train.",
+            ),
+            ("no_spec", "model 'no_spec'"),
+        ],
+        ids=["disallowed", "grid-type", "missing-column", "metric-task", "empty", "no-spec"],
+    )
+    def test_bad_spec_fails_its_model_with_a_precise_message(self, results, model, message):
+        assert str(results[model].status) == "error"
+        assert message in results[model].message
+
+    def test_a_bad_group_never_costs_another_group_its_runs(self, project, results):
+        assert str(results["sales_runs"].status) == "success"
+        rows = project.run_sql(
+            f"select store, status, error from {project.test_schema}.sales_runs", fetch="all"
+        )
+        by_store: dict[str, set[str]] = {}
+        for store, status, error in rows:
+            by_store.setdefault(store, set()).add(status)
+            if store == "s2":
+                assert error == (
+                    "target 't' has 2 null values in this group; filter them in the feature model"
+                )
+            if store == "s3":
+                assert error == "group has 5 rows; sweep.min_rows is 10"
+        assert len(rows) == 3 * 3  # 3 groups x (1 + 2 grid points)
+        assert by_store == {"s1": {"ok"}, "s2": {"failed"}, "s3": {"skipped"}}
