@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dbt.tests.util import run_dbt
+import yaml
+from dbt.tests.util import run_dbt, write_file
 
 from dbt_sweep.serialize import load_model
+from dbt_sweep.spec import parse_spec
+from dbt_sweep.train import holdout_rows
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +31,48 @@ def _folder(path: Path, suffixes: tuple[str, ...] = (".sql", ".py", ".yml", ".md
     return tree
 
 
+def regression_spec() -> dict:
+    specs = yaml.safe_load((REPO / "python_models" / "_python_models__models.yml").read_text())
+    return next(m["config"]["sweep"] for m in specs["models"] if m["name"] == "sweep_runs")
+
+
+# Scores the training rows themselves, through the same predictions code as the demo, so the
+# winners' held-out rows can be checked against the metrics sweep_runs recorded.
+TRAINING_ROWS_PREDICTIONS_PY = """\
+import dbt_sweep.predictions
+
+
+def model(dbt, session):
+    spec = dbt.config.get("sweep")
+    scoring = dbt.config.get("scoring")
+    rows = dbt.ref("feat_demo_regression")
+    best = dbt.ref("best_models")
+    return dbt_sweep.predictions.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
+"""
+
+
 class TestDemoBuild:
     @pytest.fixture(scope="class")
     def models(self):
-        return {**_folder(REPO / "models"), "python": _folder(REPO / "python_models")}
+        extra = {
+            "models": [
+                {
+                    "name": "training_rows_predictions",
+                    "config": {
+                        "sweep": regression_spec(),
+                        "scoring": {"source": "feat_demo_regression"},
+                    },
+                }
+            ]
+        }
+        return {
+            **_folder(REPO / "models"),
+            "python": _folder(REPO / "python_models"),
+            "consistency": {
+                "training_rows_predictions.py": TRAINING_ROWS_PREDICTIONS_PY,
+                "_consistency__models.yml": yaml.safe_dump({"version": 2, **extra}),
+            },
+        }
 
     @pytest.fixture(scope="class")
     def seeds(self):
@@ -106,3 +147,64 @@ class TestDemoBuild:
         run_dbt(["run", "-s", "sweep_manifest"])
         after = set(self.frame(project, "select run_key from {schema}.sweep_manifest")["run_key"])
         assert before == after
+
+    def test_every_scoring_row_gets_a_prediction_or_a_reason(self, project, built):
+        predictions = self.frame(project, "select * from {schema}.predictions")
+        assert len(predictions) == 10 * 20 + 3
+        stranger = predictions[predictions["group_id"] == "g99"]
+        assert set(stranger["status"]) == {"failed"} and len(stranger) == 3
+        assert set(stranger["reason"]) == {
+            "no trained model for this group: it has no ok run in sweep_runs"
+        }
+        known = predictions[predictions["group_id"] != "g99"]
+        assert set(known["status"]) == {"ok"} and known["prediction"].notna().all()
+        best = self.frame(project, "select group_id, run_key from {schema}.best_models")
+        assert set(zip(known["group_id"], known["run_key"])) == set(zip(best["group_id"], best["run_key"]))
+
+    def test_held_out_predictions_reproduce_the_winners_recorded_rmse(self, project, built):
+        assert str(built["training_rows_predictions"].status) == "success"
+        spec = parse_spec(regression_spec(), model="sweep_runs")
+        features = self.frame(project, "select * from {schema}.feat_demo_regression")
+        predicted = self.frame(project, "select row_id, prediction from {schema}.training_rows_predictions")
+        predicted = predicted.set_index("row_id")["prediction"]
+        winners = self.frame(
+            project,
+            "select b.group_id, r.rmse from {schema}.best_models b "
+            "join {schema}.sweep_runs r on b.run_key = r.run_key",
+        )
+        for group_id, recorded in zip(winners["group_id"], winners["rmse"]):
+            held_out = holdout_rows(features[features["group_id"] == group_id], spec)
+            errors = predicted.loc[held_out["row_id"]].to_numpy() - held_out["y"].to_numpy()
+            assert float(np.sqrt(np.mean(errors**2))) == pytest.approx(recorded, rel=1e-9), group_id
+
+    def test_incremental_run_scores_the_new_batch_and_keeps_history(self, project, built):
+        query = "select batch_date, count(*) as n, max(scored_at) as at from {schema}.sweep_predictions group by batch_date"
+        before = self.frame(project, query).set_index("batch_date")
+        next_day = (REPO / "models" / "features" / "feat_demo_regression_scoring.sql").read_text()
+        next_day = next_day.replace(
+            "select * from rows_to_score",
+            "select * from rows_to_score\n\nunion all\n\n"
+            "select row_id + 500000 as row_id, group_id, x0, x1, x2, x3, x4, x5, x6, x7,\n"
+            "    date'2026-01-03' as batch_date\nfrom rows_to_score where batch_date = date'2026-01-02'",
+        )
+        write_file(next_day, project.project_root, "models", "features", "feat_demo_regression_scoring.sql")
+        run_dbt(["run", "-s", "feat_demo_regression_scoring", "sweep_predictions"])
+        after = self.frame(project, query).set_index("batch_date")
+        days = sorted(str(day) for day in after.index)
+        assert days == ["2026-01-01", "2026-01-02", "2026-01-03"]
+        first, second = sorted(before.index)
+        assert after.loc[first, "at"] == before.loc[first, "at"]  # history not rescored
+        assert after.loc[second, "at"] > before.loc[second, "at"]  # the latest batch is rescored
+        assert after.loc[first, "n"] == before.loc[first, "n"]
+        assert after["n"].sum() == before["n"].sum() + before.loc[second, "n"]
+
+    def test_a_failing_error_gate_stops_prediction(self, project, built):
+        marts = (REPO / "models" / "marts" / "_marts__models.yml").read_text()
+        # The regression winners' rmse is ~10: a gate demanding <= 1 must fail and block scoring.
+        impossible = marts.replace("min_value: 0\n            max_value: 50", "min_value: 0\n            max_value: 1", 1)
+        assert impossible != marts
+        write_file(impossible, project.project_root, "models", "marts", "_marts__models.yml")
+        results = {r.node.name: r for r in run_dbt(["build", "-s", "best_models", "sweep_predictions"], expect_pass=False)}
+        gate = next(name for name in results if name.startswith("metric_within_range_best_models"))
+        assert str(results[gate].status) == "fail"
+        assert str(results["sweep_predictions"].status) == "skipped"

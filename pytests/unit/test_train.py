@@ -11,7 +11,15 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.serialize import load_model
 from dbt_sweep.spec import SweepSpec
-from dbt_sweep.train import _prepare, run_columns, run_schema, train_group, train_unit
+from dbt_sweep.train import (
+    _prepare,
+    canonical_order,
+    holdout_rows,
+    run_columns,
+    run_schema,
+    train_group,
+    train_unit,
+)
 
 RIDGE = [{"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}]
 WINE_SPEC = {
@@ -125,10 +133,21 @@ def test_time_split_holds_out_the_latest_rows(regression_group: pd.DataFrame) ->
     spec = make_spec(estimators=RIDGE, split={"kind": "time", "column": "t", "test_size": 0.25})
     group = _prepare(frame, spec)
     (train, test), = group.splits
-    times = frame["t"].reset_index(drop=True)
+    times = canonical_order(frame, spec)["t"]
     assert len(test) == 15 and times[test].min() > times[train].max()
     assert "t" not in group.X.columns
     assert _run(frame, spec)["status"].tolist() == ["ok", "ok"]
+
+
+def test_row_order_does_not_change_the_split_or_the_scores(regression_group: pd.DataFrame) -> None:
+    """Spark may deliver a group's rows in any order; the runs' splits and metrics do not change."""
+    spec = make_spec(estimators=RIDGE)
+    shuffled = regression_group.sample(frac=1, random_state=3)
+    metrics = ["rmse", "mae", "r2"]
+    assert _run(regression_group, spec)[metrics].equals(_run(shuffled, spec)[metrics])
+    held_out = holdout_rows(shuffled, spec)
+    assert len(held_out) == 12
+    assert held_out.equals(holdout_rows(regression_group, spec))
 
 
 def test_kfold_means_and_refit(regression_group: pd.DataFrame) -> None:

@@ -25,7 +25,7 @@ from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_sta
 from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import KFoldSplit, RandomSplit, SweepSpec, TimeSplit
 
-__all__ = ["run_columns", "run_schema", "train_group", "train_unit"]
+__all__ = ["canonical_order", "holdout_rows", "run_columns", "run_schema", "train_group", "train_unit"]
 
 _MAX_ERROR = 2000
 _PASSTHROUGH = ["estimator_name", "estimator", "params", "search", WORK_UNIT_SHARD_COLUMN]
@@ -147,7 +147,7 @@ def _prepare(features: pd.DataFrame, spec: SweepSpec) -> _Group:
     """Check the group and compute what every run of the unit shares: X, y, splits."""
     if features.empty:
         raise _Unfit("skipped", f"no rows for this group in {spec.source}")
-    frame = features.reset_index(drop=True)
+    frame = canonical_order(features, spec)
     n = len(frame)
     if n < spec.min_rows:
         raise _Unfit("skipped", f"group has {n} rows; sweep.min_rows is {spec.min_rows}")
@@ -181,11 +181,43 @@ def _prepare(features: pd.DataFrame, spec: SweepSpec) -> _Group:
     return _Group(X, y, classes, splits, isinstance(spec.split, KFoldSplit), numeric, categorical, n_encoded)
 
 
+def canonical_order(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """A group's rows in an order that does not depend on how Spark delivered them.
+
+    Splits pick rows by position, so without this a shuffle that reorders a group's rows would
+    change its train/test split, its metrics and its winner between two builds of the same data.
+    Sorted by ``spec.key`` when the table has it, else by every column.
+    """
+    present = [c for c in features.columns if c != WORK_UNIT_SHARD_COLUMN]
+    by = [spec.key] if spec.key and spec.key in features.columns else sorted(present)
+    return features.sort_values(by=by, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def holdout_rows(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """The rows a random or time split of ``spec`` holds out for testing, for one group.
+
+    They are the rows every run of the group was scored on: scoring them with a run's model
+    reproduces the run's recorded metrics (used to check predictions against ``sweep_runs``).
+
+    Raises
+    ------
+    ValueError
+        For k-fold splits, where every row is held out once.
+    """
+    if isinstance(spec.split, KFoldSplit):
+        raise ValueError("holdout_rows needs a random or time split; with k-fold every row is held out once.")
+    group = _prepare(features, spec)
+    frame = canonical_order(features, spec)
+    return frame.iloc[group.splits[0][1]].reset_index(drop=True)
+
+
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
 
 
-def _run(row: Mapping[str, Any], group: _Group, spec: SweepSpec) -> dict[str, Any]:
+def _run(
+    row: Mapping[str, Any], group: _Group, spec: SweepSpec, *, raise_errors: bool = False
+) -> dict[str, Any]:
     """Fit and score one manifest row; any exception becomes a ``failed`` result."""
     timing = {"fit_seconds": 0.0, "score_seconds": 0.0}
     try:
@@ -213,6 +245,8 @@ def _run(row: Mapping[str, Any], group: _Group, spec: SweepSpec) -> dict[str, An
         scores = {name: float(np.mean([fold[name] for fold in folds])) for name in folds[0]}
         model = dump_model(pipe)
     except Exception as exc:  # one run's failure must not lose the others
+        if raise_errors:
+            raise
         return {"status": "failed", "error": _error(exc), **timing}
     return {
         "status": "ok", **scores, "primary_metric": scores[str(spec.primary_metric)],
@@ -237,7 +271,9 @@ def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpe
     return out
 
 
-def train_unit(features: pd.DataFrame, manifest: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+def train_unit(
+    features: pd.DataFrame, manifest: pd.DataFrame, spec: SweepSpec, *, raise_errors: bool = False
+) -> pd.DataFrame:
     """Train every run of one work unit (a group, or a group's shard) on the group's rows.
 
     Parameters
@@ -249,6 +285,9 @@ def train_unit(features: pd.DataFrame, manifest: pd.DataFrame, spec: SweepSpec) 
         The unit's manifest rows (see :func:`dbt_sweep.manifest.build_manifest`).
     spec : SweepSpec
         The validated sweep spec.
+    raise_errors : bool, default=False
+        Let a run's exception propagate instead of recording a ``failed`` row: for debugging one
+        group (``python -m dbt_sweep debug ... --pdb``), never inside Spark.
 
     Returns
     -------
@@ -285,12 +324,20 @@ def train_unit(features: pd.DataFrame, manifest: pd.DataFrame, spec: SweepSpec) 
     except _Unfit as exc:
         return _frame(manifest, [{"status": exc.status, "error": str(exc)}] * len(manifest), spec, now)
     except Exception as exc:  # bad data must fail the unit's rows, not the Spark job
+        if raise_errors:
+            raise
         return _frame(manifest, [{"status": "failed", "error": _error(exc)}] * len(manifest), spec, now)
-    results = [_run(row, group, spec) for row in manifest.to_dict("records")]
+    results = [_run(row, group, spec, raise_errors=raise_errors) for row in manifest.to_dict("records")]
     return _frame(manifest, results, spec, now)
 
 
-def train_group(features: pd.DataFrame, spec: SweepSpec, *, estimator: str | None = None) -> pd.DataFrame:
+def train_group(
+    features: pd.DataFrame,
+    spec: SweepSpec,
+    *,
+    estimator: str | None = None,
+    raise_errors: bool = False,
+) -> pd.DataFrame:
     """Train a sweep on pandas rows in a notebook, for debugging: manifest, then each group.
 
     Parameters
@@ -311,7 +358,12 @@ def train_group(features: pd.DataFrame, spec: SweepSpec, *, estimator: str | Non
     if estimator is not None:
         manifest = manifest[manifest["estimator_name"] == estimator]
     parts = [
-        train_unit(rows, manifest.merge(rows[spec.group_by].drop_duplicates(), on=spec.group_by), spec)
+        train_unit(
+            rows,
+            manifest.merge(rows[spec.group_by].drop_duplicates(), on=spec.group_by),
+            spec,
+            raise_errors=raise_errors,
+        )
         for _, rows in features.groupby(spec.group_by, sort=True)
     ]
     return pd.concat(parts, ignore_index=True) if parts else train_unit(features, manifest.iloc[:0], spec)

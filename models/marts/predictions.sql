@@ -1,0 +1,10 @@
+-- The demo regression sweep's predictions with an enforced contract.
+with
+
+predictions as (
+
+    select * from {{ ref('sweep_predictions') }}
+
+)
+
+select * from predictions
