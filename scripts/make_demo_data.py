@@ -85,8 +85,12 @@ def classification_groups(*, groups: int = 4, seed: int = 0) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--groups", type=int, help="regression groups (omit to write the demo seeds)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--groups", type=int, help="regression groups (omit to write the demo seeds)"
+    )
     parser.add_argument("--rows", type=int, default=100, help="rows per regression group")
     parser.add_argument("--out", type=Path, help="output CSV for --groups")
     args = parser.parse_args()

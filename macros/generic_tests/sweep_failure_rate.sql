@@ -14,9 +14,7 @@
     model, max_failure_rate, status_column, failed_value
 ) %}
 
-{#- With a `where` config, `model` is a subquery string, not a relation. -#}
-{%- set model_name = model.identifier
-    if model.identifier is defined else model -%}
+{%- set model_name = sweep_test_model_name(model) -%}
 
 {#- Checked when the test runs, not when dbt parses the project: a bad argument
     fails this one test instead of every dbt command. -#}

@@ -70,5 +70,7 @@ class TestPySparkDataFramesSession(BasePySparkTests):
         results = run_dbt(["run"])
         assert len(results) == 3
         for name in ("pandas_df", "pyspark_df", "pandas_on_spark_df"):
-            rows = project.run_sql(f"select count(*) from {project.test_schema}.{name}", fetch="one")
+            rows = project.run_sql(
+                f"select count(*) from {project.test_schema}.{name}", fetch="one"
+            )
             assert rows[0] == 5, name

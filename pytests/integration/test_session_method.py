@@ -129,7 +129,9 @@ class TestInsertOverwritePartitions:
         partitions = project.run_sql(f"show partitions {schema}.daily", fetch="all")
         assert sorted(row[0] for row in partitions) == ["day=2026-01-01", "day=2026-01-02"]
 
-        changed = EVENTS_SQL.replace("2, 'a'", "2, 'b'") + "union all select 3, 'b', date'2026-01-02'\n"
+        changed = (
+            EVENTS_SQL.replace("2, 'a'", "2, 'b'") + "union all select 3, 'b', date'2026-01-02'\n"
+        )
         # Day 1 changes in the source too, but the incremental filter leaves it alone.
         changed = changed.replace("1 as id, 'a'", "1 as id, 'z'")
         write_file(changed, project.project_root, "models", "events.sql")

@@ -10,14 +10,13 @@ pytestmark = pytest.mark.integration
 
 
 def _rows(store: str, n: int, *, null_targets: int = 0) -> list[str]:
-    return [
-        f"{store},{i},{i * 0.5},{'' if i < null_targets else 3 * i + 1}" for i in range(n)
-    ]
+    return [f"{store},{i},{i * 0.5},{'' if i < null_targets else 3 * i + 1}" for i in range(n)]
 
 
-SALES_CSV = "\n".join(
-    ["store,a,b,t", *_rows("s1", 30), *_rows("s2", 30, null_targets=2), *_rows("s3", 5)]
-) + "\n"
+SALES_CSV = (
+    "\n".join(["store,a,b,t", *_rows("s1", 30), *_rows("s2", 30, null_targets=2), *_rows("s3", 5)])
+    + "\n"
+)
 
 MANIFEST_PY = """\
 import dbt_sweep.sweep

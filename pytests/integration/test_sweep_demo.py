@@ -51,7 +51,9 @@ def model(dbt, session):
 """
 
 
-class TestDemoBuild:
+class _DemoProject:
+    """The repository's project as a dbt test project (fixtures only; subclasses hold the tests)."""
+
     @pytest.fixture(scope="class")
     def models(self):
         extra = {
@@ -82,43 +84,58 @@ class TestDemoBuild:
     def project_config_update(self):
         return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
 
-    @pytest.fixture(scope="class")
-    def built(self, project):
-        results = run_dbt(["build"])
-        return {result.node.name: result for result in results}
-
     def frame(self, project, sql: str) -> pd.DataFrame:
         schema = project.test_schema
         rows = project.run_sql(sql.format(schema=schema), fetch="all")
         return pd.DataFrame([row.asDict() for row in rows])
 
+
+class TestDemoBuild(_DemoProject):
+    @pytest.fixture(scope="class")
+    def built(self, project):
+        results = run_dbt(["build"])
+        return {result.node.name: result for result in results}
+
     def test_build_is_green_and_runs_every_model(self, built):
         for name in ("sweep_manifest", "sweep_runs", "model_runs", "best_models"):
             assert str(built[name].status) == "success", name
-        failing = {name: r.message for name, r in built.items() if str(r.status) not in ("success", "pass")}
+        failing = {
+            name: r.message for name, r in built.items() if str(r.status) not in ("success", "pass")
+        }
         assert failing == {}
 
     def test_one_run_per_manifest_row_and_the_broken_estimator_fails_alone(self, project, built):
         runs = self.frame(project, "select * from {schema}.sweep_runs")
         manifest = self.frame(project, "select * from {schema}.sweep_manifest")
-        assert len(runs) == len(manifest) == 10 * (1 + 6 + 1)
+        assert len(runs) == len(manifest) == 10 * (1 + 6 + 1 + 1)  # + one svr_optuna search run
         assert sorted(runs["run_key"]) == sorted(manifest["run_key"])
         broken = runs[runs["estimator_name"] == "poisson_broken"]
         assert set(broken["status"]) == {"failed"}
-        assert broken["error"].str.startswith("ValueError: Some value(s) of y are out of the valid range").all()
+        assert (
+            broken["error"]
+            .str.startswith("ValueError: Some value(s) of y are out of the valid range")
+            .all()
+        )
         others = runs[runs["estimator_name"] != "poisson_broken"]
         assert set(others["status"]) == {"ok"}
         assert others[["rmse", "mae", "r2", "primary_metric"]].notna().all().all()
         assert (others["primary_metric"] == others["rmse"]).all()
         assert (others[["n_train", "n_test"]].to_numpy() == [80, 20]).all()
+        searched = runs[runs["search"] == "optuna"]
+        assert len(searched) == 10 and runs.loc[runs["search"] == "grid", "trials"].isna().all()
+        assert all(len(json.loads(t)) == 20 for t in searched["trials"])
+        assert all("space" not in json.loads(p) for p in searched["params"])  # the best params
+        trials = self.frame(project, "select * from {schema}.sweep_trials")
+        assert len(trials) == 10 * 20 and set(trials["run_key"]) == set(searched["run_key"])
+        assert all(isinstance(json.loads(p), dict) for p in trials["params"])
 
     def test_best_model_per_group_is_the_lowest_rmse_ok_run(self, project, built):
         runs = self.frame(project, "select * from {schema}.sweep_runs where status = 'ok'")
         best = self.frame(project, "select * from {schema}.best_models")
         assert len(best) == 10
         expected = runs.sort_values(["rmse", "run_key"]).groupby("group_id").head(1)
-        assert dict(zip(best["group_id"], best["run_key"])) == dict(
-            zip(expected["group_id"], expected["run_key"])
+        assert dict(zip(best["group_id"], best["run_key"], strict=True)) == dict(
+            zip(expected["group_id"], expected["run_key"], strict=True)
         )
 
     def test_stored_model_loads_safely_and_reproduces_its_scores(self, project, built):
@@ -126,7 +143,8 @@ class TestDemoBuild:
         row = best.sort_values("group_id").iloc[0]
         pipeline = load_model(bytes(row["model"]))
         features = self.frame(
-            project, f"select * from {{schema}}.feat_demo_regression where group_id = '{row['group_id']}'"
+            project,
+            f"select * from {{schema}}.feat_demo_regression where group_id = '{row['group_id']}'",
         )
         predictions = pipeline.predict(features[[f"x{i}" for i in range(8)]])
         assert predictions.shape == (100,)
@@ -159,20 +177,24 @@ class TestDemoBuild:
         known = predictions[predictions["group_id"] != "g99"]
         assert set(known["status"]) == {"ok"} and known["prediction"].notna().all()
         best = self.frame(project, "select group_id, run_key from {schema}.best_models")
-        assert set(zip(known["group_id"], known["run_key"])) == set(zip(best["group_id"], best["run_key"]))
+        assert set(zip(known["group_id"], known["run_key"], strict=True)) == set(
+            zip(best["group_id"], best["run_key"], strict=True)
+        )
 
     def test_held_out_predictions_reproduce_the_winners_recorded_rmse(self, project, built):
         assert str(built["training_rows_predictions"].status) == "success"
         spec = parse_spec(regression_spec(), model="sweep_runs")
         features = self.frame(project, "select * from {schema}.feat_demo_regression")
-        predicted = self.frame(project, "select row_id, prediction from {schema}.training_rows_predictions")
+        predicted = self.frame(
+            project, "select row_id, prediction from {schema}.training_rows_predictions"
+        )
         predicted = predicted.set_index("row_id")["prediction"]
         winners = self.frame(
             project,
             "select b.group_id, r.rmse from {schema}.best_models b "
             "join {schema}.sweep_runs r on b.run_key = r.run_key",
         )
-        for group_id, recorded in zip(winners["group_id"], winners["rmse"]):
+        for group_id, recorded in zip(winners["group_id"], winners["rmse"], strict=True):
             held_out = holdout_rows(features[features["group_id"] == group_id], spec)
             errors = predicted.loc[held_out["row_id"]].to_numpy() - held_out["y"].to_numpy()
             assert float(np.sqrt(np.mean(errors**2))) == pytest.approx(recorded, rel=1e-9), group_id
@@ -187,7 +209,9 @@ class TestDemoBuild:
             "select row_id + 500000 as row_id, group_id, x0, x1, x2, x3, x4, x5, x6, x7,\n"
             "    date'2026-01-03' as batch_date\nfrom rows_to_score where batch_date = date'2026-01-02'",
         )
-        write_file(next_day, project.project_root, "models", "features", "feat_demo_regression_scoring.sql")
+        write_file(
+            next_day, project.project_root, "models", "features", "feat_demo_regression_scoring.sql"
+        )
         run_dbt(["run", "-s", "feat_demo_regression_scoring", "sweep_predictions"])
         after = self.frame(project, query).set_index("batch_date")
         days = sorted(str(day) for day in after.index)
@@ -201,10 +225,38 @@ class TestDemoBuild:
     def test_a_failing_error_gate_stops_prediction(self, project, built):
         marts = (REPO / "models" / "marts" / "_marts__models.yml").read_text()
         # The regression winners' rmse is ~10: a gate demanding <= 1 must fail and block scoring.
-        impossible = marts.replace("min_value: 0\n            max_value: 50", "min_value: 0\n            max_value: 1", 1)
+        impossible = marts.replace(
+            "min_value: 0\n            max_value: 50", "min_value: 0\n            max_value: 1", 1
+        )
         assert impossible != marts
         write_file(impossible, project.project_root, "models", "marts", "_marts__models.yml")
-        results = {r.node.name: r for r in run_dbt(["build", "-s", "best_models", "sweep_predictions"], expect_pass=False)}
+        results = {
+            r.node.name: r
+            for r in run_dbt(["build", "-s", "best_models", "sweep_predictions"], expect_pass=False)
+        }
         gate = next(name for name in results if name.startswith("metric_within_range_best_models"))
         assert str(results[gate].status) == "fail"
         assert str(results["sweep_predictions"].status) == "skipped"
+
+
+class TestDebugOneGroup(_DemoProject):
+    """`python -m dbt_sweep debug`'s pieces give, in this process, what sweep_runs computed."""
+
+    @pytest.fixture(scope="class")
+    def built(self, project):
+        run_dbt(["build", "-s", "+sweep_runs", "--exclude", "test_type:data"])
+
+    def test_debug_one_group_reproduces_sweep_runs(self, project, built):
+        from dbt_sweep.debug import group_rows, load_spec
+        from dbt_sweep.train import train_group
+
+        dbt_args = ["--project-dir", str(project.project_root), "--quiet"]
+        spec = load_spec("sweep_runs", dbt_args=dbt_args)
+        rows = group_rows(spec, ["g03"], dbt_args=dbt_args)
+        assert len(rows) == 100
+        local = train_group(rows, spec).set_index("run_key")
+        stored = self.frame(project, "select * from {schema}.sweep_runs where group_id = 'g03'")
+        stored = stored.set_index("run_key").loc[local.index]
+        assert (local["status"] == stored["status"]).all()
+        ok = local["status"] == "ok"
+        assert np.allclose(local.loc[ok, "rmse"], stored.loc[ok, "rmse"], rtol=1e-9)

@@ -41,7 +41,16 @@ FULL_SPEC: dict[str, Any] = {
     "min_rows": 20,
     "allowed_modules": ["sklearn."],
     "shards": "auto",
-    "tracking": None,
+    "tracking": {
+        "enabled": True,
+        "experiment": "demo_sweep",
+        "uri": "sqlite:///mlflow.db",
+        "level": "runs",
+        "log_models": "best",
+        "register": False,
+        "on_error": "fail",
+        "rerun": False,
+    },
 }
 
 

@@ -10,7 +10,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dbt_sweep.predict import ScoringConfigError, ScoringSpec, parse_scoring, prediction_columns, score_unit
+from dbt_sweep.predict import (
+    ScoringConfigError,
+    ScoringSpec,
+    parse_scoring,
+    prediction_columns,
+    score_unit,
+)
 from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import parse_spec
 from dbt_sweep.train import holdout_rows, train_group
@@ -19,7 +25,11 @@ FEATURES = ["x0", "x1", "x2"]
 
 
 def make_spec(task: str = "regression", **overrides):
-    estimator = "sklearn.linear_model.Ridge" if task == "regression" else "sklearn.linear_model.LogisticRegression"
+    estimator = (
+        "sklearn.linear_model.Ridge"
+        if task == "regression"
+        else "sklearn.linear_model.LogisticRegression"
+    )
     raw = {
         "source": "feat",
         "group_by": "g",
@@ -40,16 +50,21 @@ def group_frame(task: str = "regression", n: int = 60) -> pd.DataFrame:
     y = X @ [1.0, 2.0, -1.0] + rng.normal(scale=0.1, size=n)
     if task == "classification":
         y = (y > 0).astype(int)
-    return pd.DataFrame({"id": np.arange(n), "g": "a", **dict(zip(FEATURES, X.T)), "y": y})
+    return pd.DataFrame(
+        {"id": np.arange(n), "g": "a", **dict(zip(FEATURES, X.T, strict=True)), "y": y}
+    )
 
 
 def winner(features: pd.DataFrame, spec) -> pd.DataFrame:
     runs = train_group(features, spec)
     assert runs["status"].tolist() == ["ok"], runs["error"].tolist()
-    return runs[["run_key", "estimator_name", "model", "rmse" if spec.task == "regression" else "accuracy"]]
+    return runs[
+        ["run_key", "estimator_name", "model", "rmse" if spec.task == "regression" else "accuracy"]
+    ]
 
 
-def score(rows, best, spec, scoring=ScoringSpec(source="rows")):
+def score(rows, best, spec, scoring=None):
+    scoring = scoring or ScoringSpec(source="rows")
     key_types = {"id": "bigint", "g": "string"}
     names = [name for name, _ in prediction_columns(spec, scoring, key_types=key_types)]
     return score_unit(rows, best, spec, scoring, columns=names)
@@ -62,7 +77,9 @@ def test_held_out_rows_reproduce_the_recorded_test_metric():
     best = winner(features, spec)
     held_out = holdout_rows(features.sample(frac=1, random_state=1), spec)
     scored = score(held_out.drop(columns="y"), best, spec)
-    rmse = float(np.sqrt(np.mean((scored["prediction"].to_numpy() - held_out["y"].to_numpy()) ** 2)))
+    rmse = float(
+        np.sqrt(np.mean((scored["prediction"].to_numpy() - held_out["y"].to_numpy()) ** 2))
+    )
     assert rmse == pytest.approx(best["rmse"].iloc[0], rel=1e-12)
 
 
@@ -73,7 +90,9 @@ def test_group_without_winner_keeps_its_rows_with_a_reason():
     assert scored["id"].tolist() == [0, 1, 2]
     assert scored["status"].tolist() == ["failed"] * 3
     assert scored["prediction"].isna().all()
-    assert set(scored["reason"]) == {"no trained model for this group: it has no ok run in sweep_runs"}
+    assert set(scored["reason"]) == {
+        "no trained model for this group: it has no ok run in sweep_runs"
+    }
 
 
 def test_missing_feature_column_is_a_reason_not_a_crash():
@@ -113,16 +132,27 @@ def test_a_model_that_fails_to_load_names_its_run():
 def test_classifier_probabilities_and_labels_as_text():
     spec = make_spec("classification")
     features = group_frame("classification")
-    scored = score(features.drop(columns="y").head(5), winner(features, spec), spec, ScoringSpec(source="rows", probabilities=True))
+    scored = score(
+        features.drop(columns="y").head(5),
+        winner(features, spec),
+        spec,
+        ScoringSpec(source="rows", probabilities=True),
+    )
     assert set(scored["prediction"]) <= {"0", "1"}
-    assert all(set(p) == {"0", "1"} and abs(sum(p.values()) - 1) < 1e-9 for p in scored["probabilities"])
+    assert all(
+        set(p) == {"0", "1"} and abs(sum(p.values()) - 1) < 1e-9 for p in scored["probabilities"]
+    )
 
 
 def test_classifier_without_predict_proba_says_so():
     spec = make_spec("classification")
-    X, y = make_classification(n_samples=40, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    X, y = make_classification(
+        n_samples=40, n_features=3, n_informative=2, n_redundant=0, random_state=0
+    )
     fitted = make_pipeline(StandardScaler(), LinearSVC()).fit(pd.DataFrame(X, columns=FEATURES), y)
-    best = pd.DataFrame({"run_key": ["k1"], "estimator_name": ["svc"], "model": [dump_model(fitted)]})
+    best = pd.DataFrame(
+        {"run_key": ["k1"], "estimator_name": ["svc"], "model": [dump_model(fitted)]}
+    )
     rows = pd.DataFrame({"id": [1, 2], "g": "a", **{f: X[:2, i] for i, f in enumerate(FEATURES)}})
     scored = score(rows, best, spec, ScoringSpec(source="rows", probabilities=True))
     assert scored["status"].tolist() == ["ok", "ok"]
@@ -134,8 +164,14 @@ def test_classifier_without_predict_proba_says_so():
     ("raw", "message"),
     [
         (None, "The 'scoring' config of model 'p' is missing"),
-        ({"source": "s", "colour": 1}, "The 'scoring.colour' key of the scoring config in model 'p' extra inputs are not permitted"),
-        ({"source": "s", "probabilities": "yes"}, "The 'scoring.probabilities' key of the scoring config in model 'p' input should be a valid boolean. Got 'yes' instead."),
+        (
+            {"source": "s", "colour": 1},
+            "The 'scoring.colour' key of the scoring config in model 'p' extra inputs are not permitted",
+        ),
+        (
+            {"source": "s", "probabilities": "yes"},
+            "The 'scoring.probabilities' key of the scoring config in model 'p' input should be a valid boolean. Got 'yes' instead.",
+        ),
     ],
     ids=["missing", "unknown-key", "wrong-type"],
 )

@@ -57,7 +57,7 @@ def test_regression_ok_rows_and_schema(regression_group: pd.DataFrame) -> None:
         "params": "object", "search": "object", "shard": "int32", "status": "object", "error": "object",
         "mae": "float64", "rmse": "float64", "r2": "float64", "primary_metric": "float64", "n_train": "Int64",
         "n_test": "Int64", "fit_seconds": "float64", "score_seconds": "float64", "model": "object",
-        "trained_at": "datetime64[ns, UTC]",
+        "trained_at": "datetime64[ns, UTC]", "trials": "object",
     }  # fmt: skip
     assert run_schema(spec, {"group_id": "string"}).startswith("`run_key` string, `group_id` string, ")
 
@@ -203,3 +203,12 @@ def test_train_group_filters_estimator(regression_group: pd.DataFrame) -> None:
     spec = make_spec(estimators=[*RIDGE, {"estimator": "sklearn.linear_model.Lasso", "name": "lasso"}])
     runs = train_group(frame, spec, estimator="lasso")
     assert runs["group_id"].tolist() == ["g1", "g2"] and set(runs["status"]) == {"ok"}
+
+
+def test_raise_errors_lets_a_runs_exception_through(regression_group: pd.DataFrame) -> None:
+    """For debugging one group: the failing run's own exception, not a `failed` row."""
+    spec = make_spec(estimators=[{"estimator": "sklearn.linear_model.PoissonRegressor"}])
+    shifted = regression_group.assign(y=regression_group["y"] - 1000)
+    assert train_group(shifted, spec)["status"].tolist() == ["failed"]
+    with pytest.raises(ValueError, match="Some value"):
+        train_group(shifted, spec, raise_errors=True)

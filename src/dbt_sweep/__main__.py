@@ -8,7 +8,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("debug",):
-        print("usage: python -m dbt_sweep debug MODEL --group VALUE [--estimator NAME] [--pdb]", file=sys.stderr)  # noqa: T201
+        print(
+            "usage: python -m dbt_sweep debug MODEL --group VALUE [--estimator NAME] [--pdb]",
+            file=sys.stderr,
+        )  # noqa: T201
         return 2
     from dbt_sweep.debug import main as debug
 

@@ -93,17 +93,22 @@ def estimator_problems(est: EstimatorSpec, *, key: str, allowed: Sequence[str], 
     if cls is None:
         return problems
     valid = _param_names(cls)
-    for part, params in (("params", est.params), ("grid", est.grid)):
+    for part, params in (("params", est.params), ("grid", est.grid), ("space", est.space)):
         for name in params:
             if name not in valid:
                 detail = f"is not a parameter of {cls.__name__}. Valid parameters are: {valid}."
                 problems.append(SpecProblem(f"{key}.{part}.{name}", detail))
-    for name in set(est.params) & set(est.grid):
-        problems.append(SpecProblem(f"{key}.grid.{name}", f"is also set in {key}.params; set it in one place."))
+    for part, params in (("grid", est.grid), ("space", est.space)):
+        for name in sorted(set(est.params) & set(params)):
+            detail = f"is also set in {key}.params; set it in one place."
+            problems.append(SpecProblem(f"{key}.{part}.{name}", detail))
     if problems:
         return problems
     problems = _constraint_problems(cls, f"{key}.params", est.params, False)
     problems += _constraint_problems(cls, f"{key}.grid", est.grid, True)
+    # a range's ends (and every choice) must be valid values: what is sampled lies between them
+    space = {name: getattr(dim, str(dim.kind())) for name, dim in est.space.items()}
+    problems += _constraint_problems(cls, f"{key}.space", space, True)
     if problems:
         return problems
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextvars import ContextVar
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -49,3 +51,33 @@ def dbt_invocation_id() -> str | None:
         return None
     value: Any = get_invocation_id()
     return str(value) if value else None
+
+
+#: The dbt node whose Python model this thread runs (``unique_id``, ``name``), set by the
+#: session method (:func:`dbt_sweep.plugin.helper.run_python_model`). dbt runs models in a thread
+#: pool, so a context variable, not a global.
+CURRENT_NODE: ContextVar[dict[str, str] | None] = ContextVar("dbt_sweep_current_node", default=None)
+
+
+def dbt_node(model: str) -> dict[str, str]:
+    """What the running dbt process knows about the model: ``unique_id``, ``target``, ``project_dir``.
+
+    Best effort: on a remote runtime (dbt-databricks) dbt is not in the model's process, and the
+    values fall back to the model name, ``""`` and the working directory.
+    """
+    node = CURRENT_NODE.get() or {}
+    out = {"unique_id": node.get("unique_id", model), "target": "", "project_dir": os.getcwd()}
+    try:
+        from dbt.adapters.factory import FACTORY
+        from dbt.flags import get_flags
+    except ImportError:
+        return out
+    project_dir = getattr(get_flags(), "PROJECT_DIR", None)
+    if project_dir:
+        out["project_dir"] = os.path.abspath(str(project_dir))
+    for adapter in list(FACTORY.adapters.values()):
+        target = getattr(getattr(adapter, "config", None), "target_name", None)
+        if target:
+            out["target"] = str(target)
+            break
+    return out

@@ -50,11 +50,18 @@ def group_rows(spec: SweepSpec, group: Sequence[str], *, dbt_args: Sequence[str]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dbt_sweep debug", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dbt_sweep debug",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("model", help="the sweep_runs-style model whose spec to use")
-    parser.add_argument("--group", action="append", required=True,
-                        help="the group: a value (one group column) or column=value, repeatable")
+    parser.add_argument(
+        "--group",
+        action="append",
+        required=True,
+        help="the group: a value (one group column) or column=value, repeatable",
+    )
     parser.add_argument("--estimator", help="only this estimator name of the spec")
     parser.add_argument("--pdb", action="store_true", help="post-mortem debugger on a failing run")
     parser.add_argument("--target", help="dbt target (default: the profile's)")
@@ -88,7 +95,9 @@ def _group_values(spec: SweepSpec, group: Sequence[str]) -> dict[str, str]:
         return {spec.group_by[0]: group[0]}
     values = dict(item.split("=", 1) for item in group)
     if sorted(values) != sorted(spec.group_by):
-        raise DebugError(f"--group must give every group column {spec.group_by} as column=value. Got {values}.")
+        raise DebugError(
+            f"--group must give every group column {spec.group_by} as column=value. Got {values}."
+        )
     return values
 
 

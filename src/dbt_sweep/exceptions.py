@@ -18,6 +18,7 @@ __all__ = [
     "SpecProblem",
     "SweepDataError",
     "SweepSpecError",
+    "TrackingError",
     "UntrustedModelError",
     "problems_from_validation",
 ]
@@ -229,3 +230,29 @@ class SweepDataError(ValueError):
 
     Problems of single groups never raise: they become ``failed`` or ``skipped`` runs.
     """
+
+
+class TrackingError(RuntimeError):
+    """Raised when MLflow tracking fails and ``sweep.tracking.on_error`` is ``fail`` (the default).
+
+    Parameters
+    ----------
+    uri : str
+        The tracking URI that failed.
+    action : str
+        What was being done, e.g. ``"creating the parent run"``.
+    cause : BaseException
+        The underlying error.
+    model : str
+        The dbt model whose sweep was being tracked.
+    """
+
+    def __init__(self, uri: str, action: str, cause: BaseException, *, model: str) -> None:
+        self.uri = uri
+        self.model = model
+        detail = f"{type(cause).__name__}: {cause}".strip()[:500]
+        super().__init__(
+            f"MLflow tracking for model '{model}' failed at tracking URI '{uri}' while {action}: "
+            f"{detail}. Start the tracking server or fix sweep.tracking.uri / MLFLOW_TRACKING_URI; "
+            "set sweep.tracking.on_error: warn to train and materialise without tracking."
+        )

@@ -1,6 +1,7 @@
 """Spec + per-group statistics -> manifest rows: one row per training run.
 
-A run is group x estimator x grid point. The manifest carries no data: each row
+A run is group x estimator x grid point, or group x estimator for a random or Optuna search
+(one run that tries ``trials`` configurations and keeps the best). The manifest carries no data: each row
 names its group, its estimator and parameters, and the work unit (group, shard)
 it is trained in; ``train_unit`` gets the group's rows once per unit.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbt_sweep.spec import KFoldSplit, SweepSpec, canonical_hash, spec_hash
+from dbt_sweep.spec import EstimatorSpec, KFoldSplit, SweepSpec, canonical_hash, spec_hash
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -78,6 +79,18 @@ def estimate_cost(estimator: str, params: Mapping[str, Any], *, n_rows: int, n_f
 def _grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     keys = sorted(grid)
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _run_params(est: EstimatorSpec) -> list[dict[str, Any]]:
+    """Return the ``params`` of each run of one estimator.
+
+    A grid gives one run per grid point; ``search: random`` or ``optuna`` gives one run that
+    carries the fixed params plus ``space``, ``trials`` and ``seed`` (see :mod:`dbt_sweep._search`).
+    """
+    if est.search == "grid":
+        return [{**est.params, **point} for point in _grid_points(est.grid)]
+    space = {name: dim.to_json() for name, dim in est.space.items()}
+    return [{**est.params, "space": space, "trials": est.trials, "seed": est.seed}]
 
 
 def _plain(value: Any) -> Any:
@@ -142,9 +155,7 @@ def build_manifest(
     p = n_features if n_features is not None else (len(spec.features) if isinstance(spec.features, list) else 10)
     folds = spec.split.folds + 1 if isinstance(spec.split, KFoldSplit) else 1
     training = spec.model_dump(mode="json", include=set(_TRAINING_PARTS))
-    runs = [
-        (est, {**est.params, **point}) for est in spec.estimators for point in _grid_points(est.grid)
-    ]
+    runs = [(est, params) for est in spec.estimators for params in _run_params(est)]
     n_groups = len(groups)
     per_group = 1
     if spec.shards == "auto" and n_groups < 2 * parallelism:
@@ -157,7 +168,10 @@ def build_manifest(
     for pos, group in enumerate(groups.to_dict("records")):
         n_rows = int(group["n_rows"])
         key_values = {col: _plain(group[col]) for col in spec.group_by}
-        costs = [folds * estimate_cost(est.estimator, params, n_rows=n_rows, n_features=p) for est, params in runs]
+        costs = [
+            folds * (est.trials or 1) * estimate_cost(est.estimator, params, n_rows=n_rows, n_features=p)
+            for est, params in runs
+        ]
         shards = _lpt(costs, n_shards)
         for (est, params), cost, shard in zip(runs, costs, shards, strict=True):
             identity = {"group": key_values, "name": est.name, "estimator": est.estimator, "params": params}
@@ -167,7 +181,7 @@ def build_manifest(
                     "estimator_name": est.name,
                     "estimator": est.estimator,
                     "params": json.dumps(params, sort_keys=True, default=str),
-                    "search": "grid",
+                    "search": est.search,
                     WORK_UNIT_SHARD_COLUMN: shard,
                     "n_rows": n_rows,
                     "data_fingerprint": str(group["data_fingerprint"]),

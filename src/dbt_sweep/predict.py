@@ -161,7 +161,9 @@ def score_unit(
             bytes(best["model"].iloc[0]), allowed_modules=(*spec.allowed_modules, *_ALWAYS_TRUSTED)
         )
     except Exception as exc:  # a bad blob fails this group's rows, never the build
-        out["reason"] = f"model of run {out['run_key'].iloc[0]} failed to load: {type(exc).__name__}: {exc}"
+        out["reason"] = (
+            f"model of run {out['run_key'].iloc[0]} failed to load: {type(exc).__name__}: {exc}"
+        )
         return out[list(columns)]
     _predict_into(out, rows.reset_index(drop=True), pipeline, spec, scoring)
     return out[list(columns)]
@@ -182,7 +184,9 @@ def _predict_into(
         usable = ~nulls.any(axis=1).to_numpy()
         first_null = nulls.idxmax(axis=1)
         for i in np.flatnonzero(~usable):
-            out.loc[i, "reason"] = f"feature '{first_null.iloc[i]}' is null and the model has no imputer"
+            out.loc[i, "reason"] = (
+                f"feature '{first_null.iloc[i]}' is null and the model has no imputer"
+            )
     if not usable.any():
         return
     try:
@@ -190,13 +194,17 @@ def _predict_into(
     except Exception as exc:
         out.loc[usable, "reason"] = f"predict failed: {type(exc).__name__}: {exc}"
         return
-    out.loc[usable, "prediction"] = predicted if spec.task == "regression" else predicted.astype(str)
+    out.loc[usable, "prediction"] = (
+        predicted if spec.task == "regression" else predicted.astype(str)
+    )
     out.loc[usable, "status"] = "ok"
     if "probabilities" in out.columns:
         _probabilities_into(out, X[usable], usable, pipeline)
 
 
-def _probabilities_into(out: pd.DataFrame, X: pd.DataFrame, usable: np.ndarray, pipeline: Any) -> None:
+def _probabilities_into(
+    out: pd.DataFrame, X: pd.DataFrame, usable: np.ndarray, pipeline: Any
+) -> None:
     if not hasattr(pipeline, "predict_proba"):
         out.loc[usable, "reason"] = (
             f"{type(pipeline[-1]).__name__} has no predict_proba: probabilities are null"

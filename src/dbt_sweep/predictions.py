@@ -57,16 +57,26 @@ def sweep_predictions(
     config = parse_scoring(scoring, model=model)
     if not sweep.key:
         raise SweepSpecError(
-            [SpecProblem("sweep.key", "is required by a predictions model: it names the row id "
-                         "each prediction carries. Got None instead.")],
+            [
+                SpecProblem(
+                    "sweep.key",
+                    "is required by a predictions model: it names the row id "
+                    "each prediction carries. Got None instead.",
+                )
+            ],
             model=model,
         )
     required = [sweep.key, *sweep.group_by, *([config.partition_by] if config.partition_by else [])]
     missing = [c for c in required if c not in rows.columns]
     if missing:
         raise SweepSpecError(
-            [SpecProblem("scoring.source", f"names model '{config.source}', which lacks the columns "
-                         f"{missing}. Available columns are: {rows.columns}.")],
+            [
+                SpecProblem(
+                    "scoring.source",
+                    f"names model '{config.source}', which lacks the columns "
+                    f"{missing}. Available columns are: {rows.columns}.",
+                )
+            ],
             model=model,
         )
     if existing is not None and config.partition_by:

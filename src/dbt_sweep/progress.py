@@ -56,7 +56,9 @@ class ProgressMonitor:
     def start(self) -> None:
         if self.counters.units_done is None:
             return
-        threading.Thread(target=self._watch, name=f"dbt-sweep-progress-{self.model}", daemon=True).start()
+        threading.Thread(
+            target=self._watch, name=f"dbt-sweep-progress-{self.model}", daemon=True
+        ).start()
 
     def line(self, elapsed: float) -> str:
         done = int(self.counters.units_done.value)
@@ -75,7 +77,9 @@ class ProgressMonitor:
         while int(self.counters.units_done.value) < self.total_units:
             time.sleep(self.interval)
             jobs = tracker.getJobIdsForGroup(self._group) if self._group else []
-            active = [j for j in jobs if (info := tracker.getJobInfo(j)) and info.status == "RUNNING"]
+            active = [
+                j for j in jobs if (info := tracker.getJobInfo(j)) and info.status == "RUNNING"
+            ]
             seen_job = seen_job or bool(jobs)
             if seen_job and not active:
                 return  # the model's jobs ended (done, failed or cancelled)

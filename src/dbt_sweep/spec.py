@@ -9,8 +9,10 @@ errors name the key path, the model, what was expected and what was received
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -23,7 +25,7 @@ from dbt_sweep import _metrics
 from dbt_sweep._pipeline import estimator_problems
 from dbt_sweep.exceptions import SpecProblem, SweepSpecError, problems_from_validation
 
-__all__ = ["SweepSpec", "check_columns", "parse_spec", "spec_hash"]
+__all__ = ["SweepSpec", "TrackingSpec", "check_columns", "parse_spec", "spec_hash"]
 
 Column = Annotated[str, Field(min_length=1)]
 MetricName = Literal["mae", "rmse", "r2", "mape", "accuracy", "f1", "roc_auc", "log_loss"]
@@ -96,6 +98,41 @@ Features = Annotated[
 ]
 
 
+class SpaceDim(_Spec):
+    """One parameter's search range: exactly one of ``choice``, ``int`` or ``float``.
+
+    ``log`` samples ``int``/``float`` ranges on a log scale (``low`` must then be > 0).
+    """
+
+    choice: Annotated[list[Any], Field(min_length=1)] | None = Field(
+        None, description="a non-empty list of values"
+    )
+    int: Annotated[list[builtins.int], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="a list [low, high] of two ints"
+    )
+    float: Annotated[list[builtins.float], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="a list [low, high] of two numbers"
+    )
+    log: bool = False
+
+    def kind(self) -> str | None:
+        """Return which of ``choice``, ``int``, ``float`` is set (None unless exactly one is)."""
+        kinds = [k for k in ("choice", "int", "float") if getattr(self, k) is not None]
+        return kinds[0] if len(kinds) == 1 else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the dimension as it is written into the manifest's ``params``."""
+        kind = str(self.kind())
+        out: dict[str, Any] = {kind: list(getattr(self, kind))}
+        if kind != "choice":
+            out["log"] = self.log
+        return out
+
+
+#: Keys a search run's manifest ``params`` carries besides the fixed parameters.
+SEARCH_KEYS = ("space", "trials", "seed")
+
+
 class EstimatorSpec(_Spec):
     name: Column | None = None
     estimator: str = Field(
@@ -103,12 +140,39 @@ class EstimatorSpec(_Spec):
     )
     params: dict[str, Any] = {}
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    search: Literal["grid", "random", "optuna"] = "grid"
+    space: dict[str, SpaceDim] = {}
+    trials: Annotated[builtins.int, Field(ge=1)] | None = Field(None, description="an int >= 1")
+    seed: builtins.int = 0
 
     @model_validator(mode="after")
     def _default_name(self) -> EstimatorSpec:
         if self.name is None:
             self.name = self.estimator.rpartition(".")[2].lower()
         return self
+
+
+# pydantic warns that `register` shadows ABCMeta.register of BaseModel's metaclass; the spec never
+# registers virtual subclasses, and `register` is the key users write.
+warnings.filterwarnings("ignore", message='Field name "register" in "TrackingSpec"', category=UserWarning)
+
+
+class TrackingSpec(_Spec):
+    """Where and how much of a sweep is logged to MLflow (see :mod:`dbt_sweep.tracking`).
+
+    Never part of ``run_key``: changing where runs are logged does not change what they train.
+    """
+
+    enabled: bool = True
+    experiment: Column | None = Field(None, description="a non-empty str (default: the model's name)")
+    uri: Column | None = Field(
+        None, description="a non-empty tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)"
+    )
+    level: Literal["runs", "groups", "sweep"] = "runs"
+    log_models: Literal["best", "all", "none"] = "best"
+    register: bool = False
+    on_error: Literal["fail", "warn"] = "fail"
+    rerun: bool = False
 
 
 class SweepSpec(_Spec):
@@ -131,7 +195,7 @@ class SweepSpec(_Spec):
     min_rows: int = Field(10, ge=2, description="an int >= 2")
     allowed_modules: Annotated[list[Column], Field(min_length=1)] = ["sklearn."]
     shards: Literal["auto"] | Annotated[int, Field(ge=1)] = Field("auto", description="'auto' or an int >= 1")
-    tracking: dict[str, Any] | None = None
+    tracking: TrackingSpec = TrackingSpec()
 
     @field_validator("group_by", mode="before")
     @classmethod
@@ -157,9 +221,12 @@ class SweepSpec(_Spec):
                     )
                 )
             names.setdefault(est.name or "", i)
-            problems += estimator_problems(
-                est, key=f"sweep.estimators[{i}]", allowed=self.allowed_modules, task=self.task
-            )
+            shape = _search_problems(self, est, key=f"sweep.estimators[{i}]")
+            problems += shape
+            if not shape:
+                problems += estimator_problems(
+                    est, key=f"sweep.estimators[{i}]", allowed=self.allowed_modules, task=self.task
+                )
         if problems:
             raise _problems_error(problems)
         return self
@@ -226,6 +293,70 @@ def _column_problems(spec: SweepSpec) -> list[SpecProblem]:
                     )
                 )
             seen.setdefault(col, f"sweep.features[{i}]")
+    return problems
+
+
+def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[SpecProblem]:
+    """Check that ``grid``/``space``/``trials`` fit the estimator's ``search`` and each range is sound."""
+    problems: list[SpecProblem] = []
+    if est.search == "grid":
+        for part in ("space", "trials"):
+            if getattr(est, part):
+                problems.append(
+                    SpecProblem(
+                        f"{key}.{part}",
+                        f"is only used with search: random or optuna. Got search 'grid' instead; "
+                        f"set {key}.search or remove {key}.{part}.",
+                    )
+                )
+        return problems
+    if est.grid:
+        problems.append(
+            SpecProblem(
+                f"{key}.grid",
+                f"is only used with search: grid. Got search {est.search!r} instead; "
+                f"write the values as {key}.space.<param>: {{choice: [...]}}.",
+            )
+        )
+    for part in ("space", "trials"):
+        if not getattr(est, part):
+            problems.append(
+                SpecProblem(f"{key}.{part}", f"is required with search {est.search!r} but missing; add it.")
+            )
+    if isinstance(spec.split, KFoldSplit):
+        problems.append(
+            SpecProblem(
+                f"{key}.search",
+                f"is {est.search!r}, which needs a random or time split (trials are scored on a validation "
+                f"split carved from the training rows). Got sweep.split.kind 'kfold' instead.",
+            )
+        )
+    for name in sorted(set(est.params) & set(SEARCH_KEYS)):
+        problems.append(
+            SpecProblem(f"{key}.params.{name}", f"is reserved with search {est.search!r}; it cannot be a fixed param.")
+        )
+    for name, dim in est.space.items():
+        where = f"{key}.space.{name}"
+        kind = dim.kind()
+        if kind is None:
+            got = dim.model_dump(exclude_defaults=True)
+            problems.append(
+                SpecProblem(where, f"must set exactly one of 'choice', 'int', 'float'. Got {got!r} instead.")
+            )
+            continue
+        if kind == "choice":
+            if dim.log:
+                problems.append(SpecProblem(f"{where}.log", "only applies to int or float ranges."))
+            continue
+        low, high = getattr(dim, kind)
+        if not low < high:
+            problems.append(
+                SpecProblem(f"{where}.{kind}", f"must be a list [low, high] with low < high. Got {[low, high]!r} instead.")
+            )
+        elif dim.log and low <= 0:
+            problems.append(
+                SpecProblem(f"{where}.{kind}", f"must have low > 0 with log: true. Got {[low, high]!r} instead.")
+            )
     return problems
 
 

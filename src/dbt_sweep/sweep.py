@@ -12,22 +12,27 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from dbt_sweep import _spark
+from dbt_sweep._tracking_runs import TrackingContext, track_unit
 from dbt_sweep.exceptions import SweepDataError
-from dbt_sweep.manifest import build_manifest, unit_columns
+from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, unit_columns
 from dbt_sweep.progress import Counters, ProgressMonitor
 from dbt_sweep.spec import SweepSpec, check_columns, parse_spec
-from dbt_sweep.train import run_schema, train_unit
+from dbt_sweep.tracking import fail_parent, finish_tracking, models_to_log, start_tracking
+from dbt_sweep.train import _clean, run_schema, train_unit
 
 __all__ = ["sweep_manifest", "sweep_runs"]
 
-_SLOT = "_sweep_slot"  # the training task a work unit is assigned to
+# One long per work unit, chosen so that Spark's hash partitioning sends the unit to the task slot it
+# was dealt (see _assign_slots).
+_UNIT = "_sweep_unit"
 # Tasks per core in the training stage: enough to balance uneven units, few enough that per-task
 # overhead stays small.
 _TASKS_PER_CORE = 4
+_EXAMPLE_ROWS = 5  # input example of a logged MLflow model
 
 
 def sweep_manifest(features: DataFrame, spec: Mapping[str, Any] | None, *, model: str) -> DataFrame:
@@ -117,6 +122,14 @@ def sweep_runs(
     pyspark.sql.DataFrame
         The runs: ``train_unit``'s columns, then ``primary_metric_name``, ``primary_direction``
         (``minimize`` or ``maximize``), ``mlflow_run_id`` and ``dbt_invocation_id``.
+
+    Raises
+    ------
+    TrackingError
+        MLflow tracking failed and ``sweep.tracking.on_error`` is ``fail`` (see
+        :mod:`dbt_sweep.tracking`). With tracking enabled, training runs here (eagerly, into a local
+        checkpoint) rather than when dbt writes the table: the parent run's figure, the group runs
+        and the winner models need every result.
     """
     sweep = _validated(features, spec, model=model)
     spark = features.sparkSession
@@ -125,14 +138,14 @@ def sweep_runs(
     n_slots = int(slots.attrs["n_slots"])
 
     def slot_map() -> DataFrame:  # one per join: Spark rejects one DataFrame on both cogroup sides
-        return spark.createDataFrame(slots[[*units, _SLOT]], schema=_slot_schema(manifest, units))
+        return spark.createDataFrame(slots[[*units, _UNIT]], schema=_slot_schema(manifest, units))
 
     used = _training_columns(sweep, features.columns)
     # A group's rows are copied once per shard of the group, never once per run.
     data = _with_slots(features.select(*used), slot_map(), on=sweep.group_by, how="inner").select(
-        *[F.col(f"left.`{c}`") for c in used], F.col("right.shard"), F.col(f"right.{_SLOT}")
+        *[F.col(f"left.`{c}`") for c in used], F.col("right.shard"), F.col(f"right.{_UNIT}")
     )
-    runs = _with_slots(manifest, slot_map(), on=units, how="left").select("left.*", f"right.{_SLOT}")
+    runs = _with_slots(manifest, slot_map(), on=units, how="left").select("left.*", f"right.{_UNIT}")
 
     monitor = ProgressMonitor(
         spark,
@@ -141,38 +154,133 @@ def sweep_runs(
         total_runs=int(slots["n_runs"].sum()),
         interval=progress_interval or ProgressMonitor.interval,
     )
-    trainer = _trainer(sweep, monitor.counters)
-    keys = [_SLOT, *units]
+    node = _spark.dbt_node(model)
+    tracking = start_tracking(
+        sweep, model=model, unique_id=node["unique_id"], target=node["target"],
+        project_dir=node["project_dir"], invocation_id=_spark.dbt_invocation_id(),
+    )  # fmt: skip
+    trainer = _trainer(sweep, monitor.counters, tracking)
+    schema = run_schema(sweep, _spark.column_types(features, sweep.group_by)) + ", `mlflow_run_id` string"
     trained = (
-        data.repartitionByRange(n_slots, _SLOT)
-        .groupBy(*keys)
-        .cogroup(runs.repartitionByRange(n_slots, _SLOT).groupBy(*keys))
-        .applyInPandas(trainer, run_schema(sweep, _spark.column_types(features, sweep.group_by)))
+        # Both sides hash-partitioned on the one grouping key, with an explicit partition count:
+        # the cogroup reuses that partitioning (no further shuffle) and adaptive execution leaves
+        # it alone; grouping by the group columns instead made Spark add a shuffle that AQE
+        # coalesced into ONE task.
+        data.repartition(n_slots, _UNIT)
+        .groupBy(_UNIT)
+        .cogroup(runs.repartition(n_slots, _UNIT).groupBy(_UNIT))
+        .applyInPandas(trainer, schema)
     )
     monitor.start()
+    if tracking is not None:
+        trained = _tracked(trained, tracking, features, manifest, sweep, model=model)
     return trained.select(
-        "*",
+        *[F.col(f"`{c}`") for c in trained.columns if c != "mlflow_run_id"],
         # Where the marts read how to rank runs (best_models) without knowing the spec.
         F.lit(sweep.primary_metric).alias("primary_metric_name"),
         F.lit(sweep.primary_direction).alias("primary_direction"),
-        F.lit(None).cast("string").alias("mlflow_run_id"),
+        F.col("mlflow_run_id"),
         F.lit(_spark.dbt_invocation_id()).cast("string").alias("dbt_invocation_id"),
     )
 
 
-def _trainer(spec: SweepSpec, counters: Counters) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
+def _trainer(
+    spec: SweepSpec, counters: Counters, tracking: TrackingContext | None
+) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
     """The grouped-map function Spark ships to its Python workers (a closure: pyspark decides
-    whether to pass the grouping key by counting the function's arguments, `self` included)."""
+    whether to pass the grouping key by counting the function's arguments, `self` included).
+    ``tracking`` is plain data; with ``level: runs`` the unit logs its own child runs."""
+    log_runs = tracking is not None and tracking.level == "runs"
 
     def train(features: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-        result = train_unit(
-            features.drop(columns=[_SLOT], errors="ignore"), runs.drop(columns=[_SLOT]), spec
-        )
+        rows = features.drop(columns=[_UNIT], errors="ignore")
+        result = train_unit(rows, runs.drop(columns=[_UNIT]), spec)
         if len(runs):
             counters.add(units=1, failed=int((result["status"] == "failed").sum()))
+        result["mlflow_run_id"] = None
+        if log_runs and len(runs):
+            assert tracking is not None
+            names = spec.feature_columns([c for c in rows.columns if c != WORK_UNIT_SHARD_COLUMN])
+            example = _clean(rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
+            ids = track_unit(result, runs["data_fingerprint"].tolist(), example, tracking)
+            result["mlflow_run_id"] = pd.Series(ids, index=result.index, dtype=object)
         return result
 
     return train
+
+
+def _tracked(
+    trained: DataFrame,
+    tracking: TrackingContext,
+    features: DataFrame,
+    manifest: DataFrame,
+    spec: SweepSpec,
+    *,
+    model: str,
+) -> DataFrame:
+    """Train now, then log on the driver what needs every run; fill ``mlflow_run_id`` by level."""
+    try:
+        # Eager and local: training (and child-run logging) must happen exactly once; a cached
+        # DataFrame could be recomputed, logging its runs twice.
+        trained = trained.localCheckpoint(eager=True)
+    except Exception:
+        fail_parent(tracking)
+        raise
+    spark = trained.sparkSession
+    summary = (
+        trained.drop("model")
+        .join(manifest.select("run_key", "data_fingerprint"), on="run_key", how="left")
+        .toPandas()
+    )
+    wanted = models_to_log(tracking, summary, spec)
+    if tracking.level == "runs" and tracking.log_models == "all":
+        wanted = wanted.iloc[:0]  # the workers logged them
+    models = pd.DataFrame({"run_key": [], "model": []})
+    examples: dict[tuple[Any, ...], pd.DataFrame] = {}
+    if len(wanted):
+        keys = spark.createDataFrame(wanted[["run_key"]], schema="`run_key` string")
+        models = trained.join(F.broadcast(keys), on="run_key").select("run_key", "model").toPandas()
+        examples = _examples(features, wanted[spec.group_by].drop_duplicates(), spec)
+    group_ids = finish_tracking(tracking, summary, models, examples, spec, model=model)
+    if tracking.level == "sweep":
+        return trained.withColumn("mlflow_run_id", F.lit(tracking.parent_run_id).cast("string"))
+    if tracking.level == "groups" and group_ids:
+        types = _spark.column_types(trained, spec.group_by)
+        rows = [(*key, run_id) for key, run_id in group_ids.items()]
+        ddl = ", ".join([*(f"`{c}` {t}" for c, t in types.items()), "`_group_run_id` string"])
+        ids = spark.createDataFrame(rows, schema=ddl)
+        left, right = trained.alias("left"), F.broadcast(ids).alias("right")
+        on = [F.col(f"left.`{c}`").eqNullSafe(F.col(f"right.`{c}`")) for c in spec.group_by]
+        joined = left.join(right, on, "left")
+        return joined.select(
+            *[F.col(f"left.`{c}`") for c in trained.columns if c != "mlflow_run_id"],
+            F.col("right._group_run_id").alias("mlflow_run_id"),
+        ).select(*trained.columns)
+    return trained
+
+
+def _examples(features: DataFrame, groups: pd.DataFrame, spec: SweepSpec) -> dict[tuple[Any, ...], pd.DataFrame]:
+    """A few feature rows of each of ``groups``: logged models' input example and signature."""
+    names = spec.feature_columns(features.columns)
+    spark = features.sparkSession
+    wanted = spark.createDataFrame(groups, schema=_spark_ddl(features, spec.group_by))
+    order = [F.col(f"`{c}`") for c in ([spec.key] if spec.key else names[:1])]
+    window = Window.partitionBy(*[F.col(f"`{c}`") for c in spec.group_by]).orderBy(*order)
+    rows = (
+        features.join(F.broadcast(wanted), on=spec.group_by, how="inner")
+        .withColumn("_sweep_row", F.row_number().over(window))
+        .where(F.col("_sweep_row") <= _EXAMPLE_ROWS)
+        .toPandas()
+    )
+    out: dict[tuple[Any, ...], pd.DataFrame] = {}
+    for key, frame in rows.groupby(spec.group_by, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out[key] = _clean(frame[names].reset_index(drop=True))
+    return out
+
+
+def _spark_ddl(df: DataFrame, columns: list[str]) -> str:
+    return ", ".join(f"`{c}` {t}" for c, t in _spark.column_types(df, columns).items())
 
 
 def _validated(features: DataFrame, spec: Mapping[str, Any] | None, *, model: str) -> SweepSpec:
@@ -182,10 +290,12 @@ def _validated(features: DataFrame, spec: Mapping[str, Any] | None, *, model: st
 
 
 def _training_columns(spec: SweepSpec, columns: list[str]) -> list[str]:
-    """The columns training reads: groups, features, target, time (never anything else)."""
+    """The columns training reads: groups, features, target, key and time (nothing else). The key
+    orders a group's rows canonically before splitting (dbt_sweep.train.canonical_order)."""
     wanted = [*spec.group_by, *spec.feature_columns(columns), spec.target]
-    if spec.time_column:
-        wanted.append(spec.time_column)
+    for column in (spec.key, spec.time_column):
+        if column:
+            wanted.append(column)
     split_column = getattr(spec.split, "column", None)
     if split_column:
         wanted.append(split_column)
@@ -202,7 +312,8 @@ def _group_stats(features: DataFrame, spec: SweepSpec) -> DataFrame:
 
 
 def _assign_slots(manifest: DataFrame, units: list[str], *, cores: int) -> pd.DataFrame:
-    """Work units with their task slot: largest estimated cost first, dealt round-robin."""
+    """Work units dealt to task slots, largest estimated cost first, round-robin; each gets a key
+    (``_UNIT``) that Spark's hash partitioning maps to exactly that slot."""
     per_unit = (
         manifest.groupBy(*units)
         .agg(F.sum("est_cost").alias("cost"), F.count(F.lit(1)).alias("n_runs"))
@@ -211,14 +322,34 @@ def _assign_slots(manifest: DataFrame, units: list[str], *, cores: int) -> pd.Da
         .reset_index(drop=True)
     )
     n_slots = max(1, min(len(per_unit), cores * _TASKS_PER_CORE))
-    per_unit[_SLOT] = (per_unit.index % n_slots).astype("int32")
+    slot = per_unit.index.to_numpy() % n_slots
+    per_unit[_UNIT] = _keys_in_partitions(manifest.sparkSession, slot, n_slots)
     per_unit.attrs["n_slots"] = n_slots
     return per_unit
 
 
+def _keys_in_partitions(spark: Any, partitions: Any, n: int) -> list[int]:
+    """Distinct longs ``k`` with ``pmod(hash(k), n) == partitions[i]``, one per unit.
+
+    ``repartition(n, col)`` places a row in partition ``pmod(murmur3(col), n)``; asking Spark for
+    the hashes of ``0..m`` (one tiny job) makes the placement exact, where hashing the group keys
+    themselves would put several units in one task and leave others empty.
+    """
+    wanted = pd.Series(partitions).value_counts()
+    m = 4 * n * (int(wanted.max()) + 1)
+    while True:
+        hashed = (
+            spark.range(m).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p")).toPandas()
+        )
+        pools = {p: list(ids) for p, ids in hashed.groupby("p")["id"]}
+        if all(len(pools.get(p, [])) >= count for p, count in wanted.items()):
+            return [int(pools[p].pop(0)) for p in partitions]
+        m *= 2
+
+
 def _slot_schema(manifest: DataFrame, units: list[str]) -> str:
     types = _spark.column_types(manifest, units)
-    return ", ".join([*(f"`{c}` {t}" for c, t in types.items()), f"`{_SLOT}` int"])
+    return ", ".join([*(f"`{c}` {t}" for c, t in types.items()), f"`{_UNIT}` bigint"])
 
 
 def _with_slots(df: DataFrame, slot_map: DataFrame, *, on: list[str], how: str) -> DataFrame:

@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from dbt_sweep._metrics import compute_metrics
 from dbt_sweep._pipeline import build_pipeline
+from dbt_sweep._search import SearchError, decode, run_search, validation_split
 from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_stats
 from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import KFoldSplit, RandomSplit, SweepSpec, TimeSplit
@@ -46,6 +47,7 @@ _TAIL = [
     ("score_seconds", "double"),
     ("model", "binary"),
     ("trained_at", "timestamp"),
+    ("trials", "string"),  # search runs: JSON array of every trial; null for grid runs
 ]
 # pandas dtypes per Spark type: NaN in float64 and <NA> in Int64 both arrive as SQL NULL
 # through Arrow (pyspark masks ``series.isnull()``).
@@ -90,6 +92,7 @@ class _Group:
     numeric: list[str]
     categorical: list[str]
     n_encoded: int
+    order: np.ndarray | None = None  # time splits: row positions in time order
     n_train: int = field(init=False)
     n_test: int = field(init=False)
 
@@ -178,7 +181,11 @@ def _prepare(features: pd.DataFrame, spec: SweepSpec) -> _Group:
     drop_na = spec.preprocessing.impute is not None
     n_encoded = len(numeric) + sum(int(X[c].nunique(dropna=drop_na)) for c in categorical)
     splits = _splits(spec, frame, y, classes)
-    return _Group(X, y, classes, splits, isinstance(spec.split, KFoldSplit), numeric, categorical, n_encoded)
+    order = None
+    if isinstance(spec.split, TimeSplit):
+        order = np.argsort(frame[spec.split.column].to_numpy(), kind="stable")
+    refit = isinstance(spec.split, KFoldSplit)
+    return _Group(X, y, classes, splits, refit, numeric, categorical, n_encoded, order)
 
 
 def canonical_order(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
@@ -220,10 +227,11 @@ def _run(
 ) -> dict[str, Any]:
     """Fit and score one manifest row; any exception becomes a ``failed`` result."""
     timing = {"fit_seconds": 0.0, "score_seconds": 0.0}
+    extra: dict[str, Any] = {}
     try:
         params = json.loads(row["params"])
 
-        def fit(train: np.ndarray) -> Any:
+        def fit(train: np.ndarray, params: dict[str, Any]) -> Any:
             pipe = build_pipeline(
                 row["estimator"], params, spec.preprocessing, task=spec.task,
                 numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
@@ -233,25 +241,58 @@ def _run(
             timing["fit_seconds"] += time.perf_counter() - start
             return pipe
 
+        if row.get("search") in ("random", "optuna"):
+            try:
+                params, trials = _search_params(row, params, group, spec, fit)
+            except SearchError as exc:  # keep the failed trials in the output
+                extra = {"trials": json.dumps(exc.records, default=str)}
+                raise
+            extra = {"params": json.dumps(params, sort_keys=True, default=str), "trials": trials}
+
         folds = []
         for train, test in group.splits:
-            pipe = fit(train)
+            pipe = fit(train, params)
             start = time.perf_counter()
             metrics = spec.metrics or []
             folds.append(compute_metrics(pipe, group.X.iloc[test], group.y[test], metrics, classes=group.classes))
             timing["score_seconds"] += time.perf_counter() - start
         if group.refit:  # k-fold: metrics are the fold means; the stored model sees every row
-            pipe = fit(np.arange(len(group.y)))
+            pipe = fit(np.arange(len(group.y)), params)
         scores = {name: float(np.mean([fold[name] for fold in folds])) for name in folds[0]}
         model = dump_model(pipe)
     except Exception as exc:  # one run's failure must not lose the others
         if raise_errors:
             raise
-        return {"status": "failed", "error": _error(exc), **timing}
+        return {"status": "failed", "error": _error(exc), **timing, **extra}
     return {
-        "status": "ok", **scores, "primary_metric": scores[str(spec.primary_metric)],
+        "status": "ok", **extra, **scores, "primary_metric": scores[str(spec.primary_metric)],
         "n_train": group.n_train, "n_test": group.n_test, **timing, "model": model,
     }  # fmt: skip
+
+
+def _search_params(
+    row: Mapping[str, Any], params: dict[str, Any], group: _Group, spec: SweepSpec, fit: Any
+) -> tuple[dict[str, Any], str]:
+    """Run a search run's trials on a validation split carved from the training rows.
+
+    Returns the best params (fixed params merged with the best trial's point) and the trials as
+    a JSON array. The test rows are never seen: trials fit on the training rows minus the
+    validation rows and are scored on the validation rows with the primary metric.
+    """
+    config = decode(params)
+    primary = str(spec.primary_metric)
+    train = group.splits[0][0]  # k-fold is rejected with a search by the spec
+    stratify = spec.task == "classification" and bool(getattr(spec.split, "stratify", False))
+    inner, val = validation_split(
+        train, size=spec.split.test_size, seed=config.seed, y=group.y, stratify=stratify, order=group.order
+    )
+
+    def objective(candidate: dict[str, Any]) -> float:
+        pipe = fit(inner, candidate)
+        return compute_metrics(pipe, group.X.iloc[val], group.y[val], [primary], classes=group.classes)[primary]
+
+    best, records = run_search(str(row["search"]), config, objective, direction=spec.primary_direction)
+    return best, json.dumps(records, default=str)
 
 
 def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpec, now: pd.Timestamp) -> pd.DataFrame:
@@ -259,6 +300,8 @@ def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpe
     out = manifest[["run_key", *spec.group_by, *_PASSTHROUGH]].reset_index(drop=True)
     out[WORK_UNIT_SHARD_COLUMN] = out[WORK_UNIT_SHARD_COLUMN].astype("int32")
     body = pd.DataFrame(results, index=out.index)
+    if "params" in body:  # search runs: the best params replace the manifest's search settings
+        out["params"] = body["params"].where(body["params"].notna(), out["params"])
     for name, kind in run_columns(spec)[len(_HEAD) - 1 :]:
         if name == "trained_at":
             out[name] = pd.Series(now, index=out.index, dtype="datetime64[ns, UTC]")

@@ -84,3 +84,26 @@ def _patch_spark_adapter() -> None:
     # dbt's Jinja `adapter` wrapper exposes only the names in `_available_` (dbt.adapters.base.meta).
     SparkAdapter._available_ = frozenset({*SparkAdapter._available_, JINJA_MARKER})  # type: ignore[attr-defined]
     SparkAdapter._dbt_sweep_session_method = True  # type: ignore[attr-defined]
+    _patch_open()
+
+
+def _patch_open() -> None:
+    """Check that a `method: session` profile's Spark master / Connect server answers before dbt
+    opens a connection, so a wrong URL fails in seconds with the URL in the message."""
+    from dbt.adapters.exceptions.connection import FailedToConnectError
+    from dbt.adapters.spark.connections import SparkConnectionManager
+
+    original = SparkConnectionManager.__dict__["open"].__func__
+
+    def open(cls: Any, connection: Any) -> Any:
+        creds = connection.credentials
+        if str(getattr(creds, "method", "")) == SESSION_METHOD:
+            from dbt_sweep.plugin.preflight import SparkUnreachableError, check_reachable
+
+            try:
+                check_reachable(creds.server_side_parameters or {})
+            except SparkUnreachableError as exc:
+                raise FailedToConnectError(str(exc)) from None
+        return original(cls, connection)
+
+    SparkConnectionManager.open = classmethod(open)  # type: ignore[method-assign,assignment]

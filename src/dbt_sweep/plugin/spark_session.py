@@ -18,8 +18,14 @@ from dbt_common.exceptions import DbtRuntimeError
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
+from dbt_sweep.shipping import ship_package
+
 _PYSPARK_DEFAULT_PYTHON = "python3"  # what pyspark uses when PYSPARK_PYTHON is unset
-_JOB_GROUP_PROPERTIES = ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
+_JOB_GROUP_PROPERTIES = (
+    "spark.jobGroup.id",
+    "spark.job.description",
+    "spark.job.interruptOnCancel",
+)
 
 
 def get_spark_session(server_side_parameters: Mapping[str, Any]) -> SparkSession:
@@ -30,6 +36,7 @@ def get_spark_session(server_side_parameters: Mapping[str, Any]) -> SparkSession
     spark = builder.getOrCreate()
     if not is_remote():
         _use_this_interpreter_for_local_workers(spark)
+    ship_package(spark)  # executors / Connect workers import dbt_sweep from the shipped zip
     return spark
 
 

@@ -1,0 +1,206 @@
+"""dbt-sweep benchmarks: the sweep through ``dbt build`` against hand-written baselines, same data.
+
+    /tmp/venv/bin/python bench/run.py --scenarios W1,W2,W3,W4,W5 --scale 1.0
+    /tmp/venv/bin/python bench/run.py --scenarios W1 --scale 0.05          # a quick check
+    /tmp/venv/bin/python bench/run.py --scenarios demo                     # fixed cost of the demo build
+
+Writes ``bench/results/<run>/results.json`` and ``report.md`` (see bench/README.md for what each
+figure includes). Never part of the pytest suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baselines  # noqa: E402
+import dbt_build  # noqa: E402
+import eventlog  # noqa: E402
+import logsplit  # noqa: E402
+import report  # noqa: E402
+from workloads import FEATURES, GROUP, REPO, TARGET, Workload, workloads, write_data  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+CORES = os.cpu_count() or 1
+ALIASES = {"W5": ["W5s", "W5"]}
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run_sweep(workload: Workload, root: Path, data: Path) -> dict[str, Any]:
+    """Every variant of the scenario through ``dbt build``; timings from run_results, log and event log."""
+    out = {}
+    for variant in workload.variants:
+        _log(f"{workload.key}: dbt build ({variant.name}, shards={variant.shards})")
+        vroot = root / variant.name
+        project = dbt_build.generate_project(vroot, data=data, spec=workload.spec(variant), spark_conf=variant.spark_conf)
+        build = dbt_build.run_build(project, vroot, memory=workload.measure_memory)
+        if build["returncode"] != 0:
+            raise RuntimeError(f"dbt build failed for {workload.key}/{variant.name}: see {vroot / 'dbt_stdout.txt'}")
+        nodes = dbt_build.run_results(project)["nodes"]
+        jobs = eventlog.summary(vroot / "spark" / "events")
+        runs_jobs = jobs.get("dbt-model.sweep_bench.sweep_runs", [])
+        split = logsplit.split(project, wall_seconds=build["wall_seconds"])
+        split.pop("queries")
+        out[variant.name] = {
+            "build_wall_seconds": build["wall_seconds"],
+            "sweep_runs_seconds": nodes["sweep_runs"]["execution_time"],
+            "sweep_manifest_seconds": nodes["sweep_manifest"]["execution_time"],
+            "training_stage": eventlog.training_stage(runs_jobs),
+            "sweep_runs_jobs": runs_jobs,
+            "split": split,
+            **({"memory_mb": build["memory_mb"]} if "memory_mb" in build else {}),
+        }
+        _log(f"{workload.key}/{variant.name}: sweep_runs {out[variant.name]['sweep_runs_seconds']:.1f} s, "
+             f"build {build['wall_seconds']:.1f} s")  # fmt: skip
+    return out
+
+
+def run_plain(workload: Workload, root: Path, data: Path, *, coalesce: bool) -> dict[str, Any]:
+    """The plain PySpark script in its own process, on the local target's Spark settings."""
+    name = "plain" if coalesce else "plain_no_coalesce"
+    proot = root / name
+    proot.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "conf", proot / "conf", dirs_exist_ok=True)
+    (proot / "spark" / "events").mkdir(parents=True, exist_ok=True)
+    conf = dbt_build.spark_conf(proot / "spark")
+    conf["spark.eventLog.enabled"] = "true"
+    conf["spark.eventLog.dir"] = str(proot / "spark" / "events")
+    conf["spark.eventLog.compress"] = "false"
+    if not coalesce:
+        conf["spark.sql.adaptive.coalescePartitions.enabled"] = "false"
+    (proot / "conf.json").write_text(json.dumps(conf, indent=1))
+    (proot / "configs.json").write_text(json.dumps(workload.configs()))
+    command = [sys.executable, str(BENCH / "plain_spark.py"), "--data", str(data), "--out", str(proot / "out"),
+               "--configs", str(proot / "configs.json"), "--spark-conf", str(proot / "conf.json")]  # fmt: skip
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    _log(f"{workload.key}: plain applyInPandas script ({'AQE default' if coalesce else 'coalescing off'})")
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=proot, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    (proot / "stderr.txt").write_text(done.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"plain script failed for {workload.key}: see {proot / 'stderr.txt'}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall_seconds"] = wall
+    result["training_stage"] = eventlog.training_stage(eventlog.summary(proot / "spark" / "events").get("train", []))
+    _log(f"{workload.key}/{name}: stage {result['stage_seconds']:.1f} s, tasks {result['stage_tasks']}")
+    return result
+
+
+def run_local(workload: Workload, data: Any, *, joblib: bool) -> dict[str, Any]:
+    """The sequential scikit-learn loop (and the ideal), then the joblib loop, in this process."""
+    kwargs = {"features": FEATURES, "target": TARGET, "group": GROUP}
+    _log(f"{workload.key}: sequential scikit-learn loop")
+    loop = baselines.sequential(data, workload.configs(), **kwargs)
+    loop["ideal_seconds"] = loop["fit_score"] / CORES
+    loop["ideal_unit_bound_seconds"] = max(loop["ideal_seconds"], loop["max_unit"])
+    loop["skops_seconds_per_model"] = baselines.skops_cost(data, workload.configs(), **kwargs)
+    if not joblib:
+        return loop
+    _log(f"{workload.key}: joblib loop (n_jobs={CORES})")
+    loop["joblib_wall_seconds"] = baselines.joblib_loop(data, workload.configs(), cores=CORES, **kwargs)
+    return loop
+
+
+def run_workload(workload: Workload, root: Path) -> dict[str, Any]:
+    data_path = root / "data.parquet"
+    data = write_data(workload, data_path)
+    out: dict[str, Any] = {
+        "title": workload.title, "groups": workload.groups, "rows_per_group": workload.rows,
+        "rows": len(data), "skew": workload.skew, "fits": len(workload.configs()) * workload.groups,
+        "configs_per_group": len(workload.configs()),
+    }  # fmt: skip
+    out["sweep"] = run_sweep(workload, root, data_path)
+    if workload.baselines:
+        out["plain"] = run_plain(workload, root, data_path, coalesce=True)
+        if workload.all_baselines:
+            out["plain_no_coalesce"] = run_plain(workload, root, data_path, coalesce=False)
+        out["local"] = run_local(workload, data, joblib=workload.all_baselines)
+    return out
+
+
+def run_demo(root: Path) -> dict[str, Any]:
+    """The repo's demo project (a copy: its seeds and models unchanged) through ``dbt build``."""
+    project = root / "project"
+    for part in ("models", "python_models", "macros", "seeds", "tests", "conf"):
+        shutil.copytree(REPO / part, project / part, dirs_exist_ok=True)
+    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
+    (root / "profiles").mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump(dbt_build.local_profile(), sort_keys=False))
+    _log("demo: dbt build of the repo's demo project (a copy)")
+    build = dbt_build.run_build(project, root, memory=False)
+    if build["returncode"] != 0:
+        raise RuntimeError(f"demo build failed: see {root / 'dbt_stdout.txt'}")
+    split = logsplit.split(project, wall_seconds=build["wall_seconds"])
+    jobs = eventlog.summary(root / "spark" / "events")
+    split["spark_jobs_per_group"] = {
+        group: {"jobs": len(items), "seconds": round(sum(j["seconds"] or 0 for j in items), 3)}
+        for group, items in jobs.items()
+    }
+    _log(f"demo: build {build['wall_seconds']:.1f} s")
+    return split
+
+
+def _machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        "cores": CORES, "python": platform.python_version(), "started": datetime.now(timezone.utc).isoformat(),
+        "load_average_at_start": [round(x, 2) for x in load],
+    }  # fmt: skip
+
+
+def _scenarios(text: str, scale: float) -> list[tuple[str, float]]:
+    """``"W1,W2:0.5"`` -> ``[("W1", scale), ("W2", 0.5)]``; W3 and W5 bring their companions."""
+    out = []
+    for item in text.split(","):
+        key, _, own = item.strip().partition(":")
+        for name in ALIASES.get(key, [key]):
+            out.append((name, float(own) if own else scale))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--scenarios", default="W1,W2,W3,W4,W5,demo", help="comma-separated: W1..W5, W3b, W5s, demo; NAME:SCALE overrides --scale")
+    parser.add_argument("--scale", type=float, default=1.0, help="size factor (1.0 = the issue's sizes)")
+    parser.add_argument("--run", help="run name (default: a timestamp)")
+    args = parser.parse_args()
+    names = _scenarios(args.scenarios, args.scale)
+    run = args.run or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-x{args.scale:g}"
+    root = BENCH / "results" / run
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": _machine(), "scale": args.scale, "scenarios": {}}
+    for name, scale in names:
+        started = time.perf_counter()
+        if name == "demo":
+            results["demo"] = run_demo(root / "demo")
+        else:
+            results["scenarios"][name] = run_workload(workloads(scale)[name], root / name)
+            results["scenarios"][name]["scale"] = scale
+            results["scenarios"][name]["bench_wall_seconds"] = time.perf_counter() - started
+        (root / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    (root / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    (root / "report.md").write_text(report.markdown(results))
+    print(report.markdown(results))
+    _log(f"wrote {root / 'results.json'} and {root / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Tests for search: random / optuna: spec keys, manifest rows, trials, direction, determinism, splits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_spec
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from dbt_sweep._search import best_trial, sample_random, validation_split
+from dbt_sweep.exceptions import SweepSpecError
+from dbt_sweep.manifest import build_manifest, estimate_cost, group_stats
+from dbt_sweep.serialize import load_model
+from dbt_sweep.train import _prepare, train_group
+
+PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
+SPACE = {"C": {"float": [0.1, 10], "log": True}, "kernel": {"choice": ["linear", "rbf"]}}
+
+
+def _svr(search: str = "optuna", **changes: Any) -> dict[str, Any]:
+    est = {"name": f"svr_{search}", "estimator": "sklearn.svm.SVR", "search": search, "space": SPACE, "trials": 6}
+    return {**est, **changes}
+
+
+def _ridge() -> dict[str, Any]:
+    return {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}
+
+
+BAD = [
+    (
+        {"estimators": [_ridge(), _svr(space={"C": {"float": [10, 1]}})]},
+        PREFIX.format("sweep.estimators[1].space.C.float") + "must be a list [low, high] with low < high. "
+        "Got [10.0, 1.0] instead.",
+    ),
+    (
+        {"estimators": [_svr(space={"C": {"float": [0, 1], "log": True}})]},
+        PREFIX.format("sweep.estimators[0].space.C.float") + "must have low > 0 with log: true. Got [0.0, 1.0] instead.",
+    ),
+    (
+        {"estimators": [_svr(space={"C": {"float": [-1.0, 1.0]}})]},
+        PREFIX.format("sweep.estimators[0].space.C") + "must be a float in the range (0.0, inf]. Got -1.0 instead.",
+    ),
+    (
+        {"estimators": [_svr(space={"C": {"int": [1, 2], "float": [1, 2]}})]},
+        PREFIX.format("sweep.estimators[0].space.C") + "must set exactly one of 'choice', 'int', 'float'. "
+        "Got {'int': [1, 2], 'float': [1.0, 2.0]} instead.",
+    ),
+    (
+        {"estimators": [_svr(space={"C": {"ints": [1, 2]}})]},
+        PREFIX.format("sweep.estimators[0].space.C.ints") + "is not a valid key. "
+        "Valid keys are: ['choice', 'float', 'int', 'log'].",
+    ),
+    (
+        {"estimators": [_svr(space={"Cee": {"float": [1, 2]}})]},
+        PREFIX.format("sweep.estimators[0].space.Cee") + "is not a parameter of SVR. Valid parameters are: "
+        "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', "
+        "'verbose'].",
+    ),
+    (
+        {"estimators": [_svr(trials=0)]},
+        PREFIX.format("sweep.estimators[0].trials") + "must be an int >= 1. Got 0 instead.",
+    ),
+    (
+        {"estimators": [_svr(search="random", trials=None)]},
+        PREFIX.format("sweep.estimators[0].trials") + "is required with search 'random' but missing; add it.",
+    ),
+    (
+        {"estimators": [_svr(grid={"C": [1.0]})]},
+        PREFIX.format("sweep.estimators[0].grid") + "is only used with search: grid. Got search 'optuna' instead; "
+        "write the values as sweep.estimators[0].space.<param>: {choice: [...]}.",
+    ),
+    (
+        {"estimators": [{"estimator": "sklearn.svm.SVR", "space": SPACE}]},
+        PREFIX.format("sweep.estimators[0].space") + "is only used with search: random or optuna. Got search 'grid' "
+        "instead; set sweep.estimators[0].search or remove sweep.estimators[0].space.",
+    ),
+    (
+        {"estimators": [_svr(search="bayes")]},
+        PREFIX.format("sweep.estimators[0].search") + "must be one of 'grid', 'random' or 'optuna'. Got 'bayes' instead.",
+    ),
+    (
+        {"estimators": [_svr(params={"C": 1.0})]},
+        PREFIX.format("sweep.estimators[0].space.C") + "is also set in sweep.estimators[0].params; set it in one place.",
+    ),
+    (
+        {"estimators": [_svr()], "split": {"kind": "kfold", "folds": 3}},
+        PREFIX.format("sweep.estimators[0].search") + "is 'optuna', which needs a random or time split (trials are "
+        "scored on a validation split carved from the training rows). Got sweep.split.kind 'kfold' instead.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD, ids=[f"bad-{i}" for i in range(len(BAD))])
+def test_bad_search_spec_message(changes: dict[str, Any], message: str) -> None:
+    """Each bad search key names its key path, what was expected and what was received."""
+    with pytest.raises(SweepSpecError, match=f"^{re.escape(message)}$"):
+        make_spec(**changes)
+
+
+def test_manifest_has_one_search_row_per_group_with_scaled_cost(regression_group: pd.DataFrame) -> None:
+    """Grid runs stay expanded; a search is one row per group carrying space, trials and seed."""
+    spec = make_spec(estimators=[_ridge(), _svr(params={"epsilon": 0.2}, seed=7)])
+    stats = group_stats(pd.concat([regression_group, regression_group.assign(group_id="g2")]), spec)
+    manifest = build_manifest(spec, stats, parallelism=1, n_features=4)
+    assert manifest.groupby("group_id")["search"].apply(list).to_dict() == {
+        "g1": ["grid", "grid", "optuna"], "g2": ["grid", "grid", "optuna"]
+    }  # fmt: skip
+    row = manifest[manifest["search"] == "optuna"].iloc[0]
+    assert json.loads(row["params"]) == {
+        "epsilon": 0.2, "trials": 6, "seed": 7,
+        "space": {"C": {"float": [0.1, 10.0], "log": True}, "kernel": {"choice": ["linear", "rbf"]}},
+    }  # fmt: skip
+    assert row["est_cost"] == pytest.approx(6 * estimate_cost("sklearn.svm.SVR", {}, n_rows=60, n_features=4))
+    again = build_manifest(spec, stats, parallelism=1, n_features=4)
+    assert again["run_key"].tolist() == manifest["run_key"].tolist()
+    other_seed = build_manifest(make_spec(estimators=[_ridge(), _svr(params={"epsilon": 0.2}, seed=8)]), stats, parallelism=1)
+    assert other_seed["run_key"].iloc[2] != manifest["run_key"].iloc[2]
+    assert other_seed["run_key"].iloc[0] == manifest["run_key"].iloc[0]
+
+
+def test_random_samples_are_seeded_and_within_bounds() -> None:
+    """default_rng(seed) draws: same seed, same points; ints are ints, log floats stay in range."""
+    space = {"a": {"int": [2, 5], "log": False}, "b": {"float": [0.01, 10.0], "log": True}, "c": {"choice": [1, "x"]}}
+    points = sample_random(space, trials=200, seed=3)
+    assert points == sample_random(space, trials=200, seed=3) != sample_random(space, trials=200, seed=4)
+    assert {p["a"] for p in points} == {2, 3, 4, 5} and all(isinstance(p["a"], int) for p in points)
+    assert all(0.01 <= p["b"] <= 10.0 for p in points) and np.median([p["b"] for p in points]) < 1.0
+    assert {p["c"] for p in points} == {1, "x"}
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"), [("minimize", 1), ("maximize", 2)], ids=["minimize", "maximize"]
+)
+def test_best_trial_follows_the_direction(direction: str, expected: int) -> None:
+    """Lowest value for errors, highest for scores; failed trials never win; ties go to the first."""
+    records = [
+        {"number": 0, "value": 0.5, "state": "COMPLETE"},
+        {"number": 1, "value": 0.1, "state": "COMPLETE"},
+        {"number": 2, "value": 0.9, "state": "COMPLETE"},
+        {"number": 3, "value": None, "state": "FAIL"},
+        {"number": 4, "value": 0.9 if direction == "maximize" else 0.1, "state": "COMPLETE"},
+    ]
+    assert best_trial(records, direction=direction)["number"] == expected
+
+
+@pytest.mark.parametrize("search", ["random", "optuna"])
+@pytest.mark.parametrize(("primary", "pick"), [("rmse", min), ("r2", max)])
+def test_search_run_keeps_the_best_trial_in_the_metric_direction(
+    regression_group: pd.DataFrame, search: str, primary: str, pick: Any
+) -> None:
+    """The run's params are the best trial's (lowest rmse, highest r2) merged with the fixed params."""
+    spec = make_spec(
+        estimators=[_svr(search, params={"epsilon": 0.5}, trials=8)], metrics=["rmse", "r2"], primary_metric=primary,
+        preprocessing={"scale": "standard"},
+    )  # fmt: skip
+    run = train_group(regression_group, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    trials = json.loads(run["trials"])
+    assert [t["number"] for t in trials] == list(range(8))
+    assert {t["state"] for t in trials} == {"COMPLETE"}
+    best = pick(trials, key=lambda t: t["value"])
+    assert json.loads(run["params"]) == {"epsilon": 0.5, **best["params"]}
+    assert run["primary_metric"] == run[primary]
+    assert (run["n_train"], run["n_test"]) == (48, 12)
+
+
+def test_search_model_is_refit_on_the_training_split_and_scored_on_the_test_split(
+    regression_group: pd.DataFrame,
+) -> None:
+    """The stored model is the best params refit on all 48 training rows; its test metrics reproduce."""
+    spec = make_spec(estimators=[_svr("random")], preprocessing={"scale": "standard"})
+    run = train_group(regression_group, spec).iloc[0]
+    pipe = load_model(run["model"])
+    assert pipe.get_params()["estimator__C"] == json.loads(run["params"])["C"]
+    group = _prepare(regression_group, spec)
+    train, test = group.splits[0]
+    assert pipe[-1].shape_fit_[0] == len(train) == 48
+    pred = pipe.predict(group.X.iloc[test])
+    assert np.sqrt(np.mean((pred - group.y[test]) ** 2)) == pytest.approx(run["rmse"])
+
+
+def test_same_spec_data_and_seed_give_the_same_trials_and_winner(regression_group: pd.DataFrame) -> None:
+    """Two runs agree on every trial's params, value and state, and on the winner and its predictions."""
+    spec = make_spec(estimators=[_svr("optuna", trials=11), _svr("random", trials=5)], preprocessing={"scale": "standard"})
+
+    def strip(text: str) -> list[dict[str, Any]]:
+        return [{k: v for k, v in t.items() if k != "seconds"} for t in json.loads(text)]
+
+    first, second = train_group(regression_group, spec), train_group(regression_group, spec)
+    assert [strip(t) for t in first["trials"]] == [strip(t) for t in second["trials"]]
+    assert first["params"].tolist() == second["params"].tolist()
+    X = regression_group[[f"x{i}" for i in range(4)]]
+    for a, b in zip(first["model"], second["model"], strict=True):  # skops bytes embed object ids
+        assert np.array_equal(load_model(a).predict(X), load_model(b).predict(X))
+    other = make_spec(estimators=[_svr("optuna", trials=11, seed=1), _svr("random", trials=5, seed=1)],
+                      preprocessing={"scale": "standard"})  # fmt: skip
+    assert strip(train_group(regression_group, other)["trials"][0]) != strip(first["trials"][0])
+
+
+def test_validation_split_is_carved_from_the_training_rows_only(regression_group: pd.DataFrame) -> None:
+    """Validation rows are training rows: disjoint from the test rows, seeded, the rest trains."""
+    spec = make_spec(estimators=[_svr()])
+    train, test = _prepare(regression_group, spec).splits[0]
+    y = regression_group["y"].to_numpy()
+    inner, val = validation_split(train, size=0.2, seed=0, y=y, stratify=False)
+    assert set(val).isdisjoint(test) and set(inner).isdisjoint(test) and set(inner).isdisjoint(val)
+    assert sorted([*inner, *val]) == sorted(train) and len(val) == 10
+    assert np.array_equal(val, validation_split(train, size=0.2, seed=0, y=y, stratify=False)[1])
+    assert not np.array_equal(val, validation_split(train, size=0.2, seed=1, y=y, stratify=False)[1])
+
+
+def test_time_split_validates_on_the_latest_training_rows(regression_group: pd.DataFrame) -> None:
+    """With a time split the validation rows are the latest training rows, as the test rows are the latest."""
+    frame = regression_group.assign(t=pd.date_range("2024-01-01", periods=60, freq="D")[::-1])
+    spec = make_spec(estimators=[_svr()], split={"kind": "time", "column": "t", "test_size": 0.2}, features=["x0", "x1"])
+    group = _prepare(frame, spec)
+    train, test = group.splits[0]
+    inner, val = validation_split(train, size=0.2, seed=0, y=group.y, stratify=False, order=group.order)
+    times = frame.sort_values("row_id")["t"].to_numpy()
+    assert times[val].min() > times[inner].max() and times[test].min() > times[val].max()
+
+
+class _Recorder(RegressorMixin, BaseEstimator):
+    """Predicts the mean; records the training rows (their ``row`` feature) it was fit on."""
+
+    seen: list[set[int]] = []
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> _Recorder:
+        type(self).seen.append(set(np.asarray(X)[:, 0].astype(int)))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), self.mean_ + self.alpha)
+
+
+def test_trials_never_fit_or_score_on_test_rows(regression_group: pd.DataFrame) -> None:
+    """Every trial fits on training rows minus validation rows; only the final refit sees all training rows."""
+    _Recorder.seen = []
+    frame = regression_group.assign(row=regression_group["row_id"])
+    spec = make_spec(
+        estimators=[{"estimator": "test_search._Recorder", "search": "random", "trials": 3,
+                     "space": {"alpha": {"float": [0.0, 1.0]}}}],
+        allowed_modules=["test_search."], features=["row"], preprocessing={"scale": "none"},
+    )  # fmt: skip
+    run = train_group(frame, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    train, test = _prepare(frame, spec).splits[0]
+    *trials, final = _Recorder.seen
+    assert len(trials) == 3 and all(len(s) == 38 and s < set(train) for s in trials)
+    assert final == set(train) and final.isdisjoint(test)
+
+
+def test_all_trials_failing_fails_the_run(regression_group: pd.DataFrame) -> None:
+    """A search whose every trial fails is a failed run with the first error; other runs are unaffected."""
+    spec = make_spec(
+        estimators=[_ridge(), {"estimator": "sklearn.linear_model.PoissonRegressor", "search": "random",
+                               "trials": 2, "space": {"alpha": {"float": [0.1, 1.0]}}}],
+    )  # fmt: skip
+    runs = train_group(regression_group, spec)
+    assert runs["status"].tolist() == ["ok", "ok", "failed"]
+    assert runs["error"].iloc[2].startswith("SearchError: all 2 trials of the random search failed; first error: ")
+    assert len(json.loads(runs["trials"].iloc[2])) == 2 and runs["trials"].iloc[:2].isna().all()
+
+
+def test_optuna_is_quiet(regression_group: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
+    """No per-trial log lines from Optuna."""
+    train_group(regression_group, make_spec(estimators=[_svr(trials=3)], preprocessing={"scale": "standard"}))
+    captured = capsys.readouterr()
+    assert "Trial" not in captured.err + captured.out
