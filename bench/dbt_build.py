@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from memory import MemorySampler
 from workloads import FEATURES, GROUP, REPO, TARGET
 

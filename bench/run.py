@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def run_demo(root: Path) -> dict[str, Any]:
 def _machine() -> dict[str, Any]:
     load = os.getloadavg()
     return {
-        "cores": CORES, "python": platform.python_version(), "started": datetime.now(timezone.utc).isoformat(),
+        "cores": CORES, "python": platform.python_version(), "started": datetime.now(UTC).isoformat(),
         "load_average_at_start": [round(x, 2) for x in load],
     }  # fmt: skip
 

@@ -1,6 +1,14 @@
--- One row per trial of the regression sweep's search runs (search: random or optuna): the JSON array
--- in sweep_runs.trials exploded. A nested `params` object is kept as its JSON text (from_json reads
--- a JSON object into a string field as its text).
+-- One row per trial of the regression sweep's search runs (search: random or
+-- optuna): the JSON array in sweep_runs.trials exploded. A nested `params`
+-- object is kept as its JSON text (from_json reads an object into a string
+-- field as its text).
+{%- set trial_fields = [
+    'number: int',
+    'params: string',
+    'value: double',
+    'state: string',
+    'seconds: double',
+] %}
 with
 
 runs as (
@@ -19,7 +27,7 @@ exploded as (
         explode(
             from_json(
                 trials,
-                'array<struct<number: int, params: string, value: double, state: string, seconds: double>>'
+                'array<struct<{{ trial_fields | join(", ") }}>>'
             )
         ) as trial
 

@@ -18,15 +18,24 @@ FORBIDDEN = {"sparkContext", "SparkContext", "rdd"}
 # (file relative to the repository, function qualname) -> how the place is kept classic-only.
 # A function listed here covers the functions nested in it.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("src/dbt_sweep/_spark.py", "parallelism"): "is_remote(): Connect reads spark.sql.shuffle.partitions",
-    ("src/dbt_sweep/progress.py", "ProgressMonitor.__post_init__"): "is_remote(): no accumulators on Connect",
+    (
+        "src/dbt_sweep/_spark.py",
+        "parallelism",
+    ): "is_remote(): Connect reads spark.sql.shuffle.partitions",
+    (
+        "src/dbt_sweep/progress.py",
+        "ProgressMonitor.__post_init__",
+    ): "is_remote(): no accumulators on Connect",
     ("src/dbt_sweep/progress.py", "ProgressMonitor._watch"): (
         "started by start() only when __post_init__ made accumulators, i.e. not is_remote()"
     ),
     ("src/dbt_sweep/plugin/spark_session.py", "_use_this_interpreter_for_local_workers"): (
         "called by get_spark_session only when not is_remote()"
     ),
-    ("src/dbt_sweep/plugin/spark_session.py", "tagged_jobs"): "is_remote(): Connect uses operation tags",
+    (
+        "src/dbt_sweep/plugin/spark_session.py",
+        "tagged_jobs",
+    ): "is_remote(): Connect uses operation tags",
     ("src/dbt_sweep/shipping.py", "ship_package"): "is_remote(): Connect uses addArtifacts",
 }
 # Places whose function body itself need not mention is_remote (the guard is in the caller).
@@ -79,8 +88,11 @@ def _allowed(file: str, qualname: str) -> bool:
 
 
 def test_no_spark_context_or_rdd_outside_classic_only_places():
-    offending = [f"{file}:{line} {name} (in {qualname})" for file, line, name, qualname in _hits()
-                 if not _allowed(file, qualname)]
+    offending = [
+        f"{file}:{line} {name} (in {qualname})"
+        for file, line, name, qualname in _hits()
+        if not _allowed(file, qualname)
+    ]
     assert offending == [], (
         "SparkContext / RDD API outside the classic-only places (Spark Connect has neither). Use a "
         "DataFrame API, or guard the use with pyspark.sql.utils.is_remote() and add the place to "
@@ -103,6 +115,9 @@ def test_every_allowed_place_carries_its_is_remote_guard():
 
 def test_the_scan_sees_forbidden_names_in_code_but_not_in_comments(tmp_path):
     sample = '"""sparkContext in a docstring"""\n# spark.sparkContext in a comment\ndef f(spark):\n    return spark.sparkContext\n'
-    names = [t.string for t in tokenize.generate_tokens(io.StringIO(sample).readline)
-             if t.type == tokenize.NAME and t.string in FORBIDDEN]
+    names = [
+        t.string
+        for t in tokenize.generate_tokens(io.StringIO(sample).readline)
+        if t.type == tokenize.NAME and t.string in FORBIDDEN
+    ]
     assert names == ["sparkContext"]

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from conftest import make_spec
 
-from dbt_sweep.manifest import MANIFEST_COLUMNS, build_manifest, estimate_cost, group_stats, unit_columns
+from dbt_sweep.manifest import (
+    MANIFEST_COLUMNS,
+    build_manifest,
+    estimate_cost,
+    group_stats,
+    unit_columns,
+)
 from dbt_sweep.spec import spec_hash
 
 

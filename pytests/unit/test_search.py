@@ -23,31 +23,45 @@ SPACE = {"C": {"float": [0.1, 10], "log": True}, "kernel": {"choice": ["linear",
 
 
 def _svr(search: str = "optuna", **changes: Any) -> dict[str, Any]:
-    est = {"name": f"svr_{search}", "estimator": "sklearn.svm.SVR", "search": search, "space": SPACE, "trials": 6}
+    est = {
+        "name": f"svr_{search}",
+        "estimator": "sklearn.svm.SVR",
+        "search": search,
+        "space": SPACE,
+        "trials": 6,
+    }
     return {**est, **changes}
 
 
 def _ridge() -> dict[str, Any]:
-    return {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}
+    return {
+        "name": "ridge",
+        "estimator": "sklearn.linear_model.Ridge",
+        "grid": {"alpha": [0.1, 1.0]},
+    }
 
 
 BAD = [
     (
         {"estimators": [_ridge(), _svr(space={"C": {"float": [10, 1]}})]},
-        PREFIX.format("sweep.estimators[1].space.C.float") + "must be a list [low, high] with low < high. "
+        PREFIX.format("sweep.estimators[1].space.C.float")
+        + "must be a list [low, high] with low < high. "
         "Got [10.0, 1.0] instead.",
     ),
     (
         {"estimators": [_svr(space={"C": {"float": [0, 1], "log": True}})]},
-        PREFIX.format("sweep.estimators[0].space.C.float") + "must have low > 0 with log: true. Got [0.0, 1.0] instead.",
+        PREFIX.format("sweep.estimators[0].space.C.float")
+        + "must have low > 0 with log: true. Got [0.0, 1.0] instead.",
     ),
     (
         {"estimators": [_svr(space={"C": {"float": [-1.0, 1.0]}})]},
-        PREFIX.format("sweep.estimators[0].space.C") + "must be a float in the range (0.0, inf]. Got -1.0 instead.",
+        PREFIX.format("sweep.estimators[0].space.C")
+        + "must be a float in the range (0.0, inf]. Got -1.0 instead.",
     ),
     (
         {"estimators": [_svr(space={"C": {"int": [1, 2], "float": [1, 2]}})]},
-        PREFIX.format("sweep.estimators[0].space.C") + "must set exactly one of 'choice', 'int', 'float'. "
+        PREFIX.format("sweep.estimators[0].space.C")
+        + "must set exactly one of 'choice', 'int', 'float'. "
         "Got {'int': [1, 2], 'float': [1.0, 2.0]} instead.",
     ),
     (
@@ -57,7 +71,8 @@ BAD = [
     ),
     (
         {"estimators": [_svr(space={"Cee": {"float": [1, 2]}})]},
-        PREFIX.format("sweep.estimators[0].space.Cee") + "is not a parameter of SVR. Valid parameters are: "
+        PREFIX.format("sweep.estimators[0].space.Cee")
+        + "is not a parameter of SVR. Valid parameters are: "
         "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', "
         "'verbose'].",
     ),
@@ -67,29 +82,40 @@ BAD = [
     ),
     (
         {"estimators": [_svr(search="random", trials=None)]},
-        PREFIX.format("sweep.estimators[0].trials") + "is required with search 'random' but missing; add it.",
+        PREFIX.format("sweep.estimators[0].trials")
+        + "is required with search 'random' but missing; add it.",
     ),
     (
         {"estimators": [_svr(grid={"C": [1.0]})]},
-        PREFIX.format("sweep.estimators[0].grid") + "is only used with search: grid. Got search 'optuna' instead; "
+        PREFIX.format("sweep.estimators[0].grid")
+        + "is only used with search: grid. Got search 'optuna' instead; "
         "write the values as sweep.estimators[0].space.<param>: {choice: [...]}.",
     ),
     (
         {"estimators": [{"estimator": "sklearn.svm.SVR", "space": SPACE}]},
-        PREFIX.format("sweep.estimators[0].space") + "is only used with search: random or optuna. Got search 'grid' "
+        PREFIX.format("sweep.estimators[0].space")
+        + "is only used with search: random or optuna. Got search 'grid' "
         "instead; set sweep.estimators[0].search or remove sweep.estimators[0].space.",
     ),
     (
         {"estimators": [_svr(search="bayes")]},
-        PREFIX.format("sweep.estimators[0].search") + "must be one of 'grid', 'random' or 'optuna'. Got 'bayes' instead.",
+        PREFIX.format("sweep.estimators[0].search")
+        + "must be one of 'grid', 'random' or 'optuna'. Got 'bayes' instead.",
     ),
     (
         {"estimators": [_svr(params={"C": 1.0})]},
-        PREFIX.format("sweep.estimators[0].space.C") + "is also set in sweep.estimators[0].params; set it in one place.",
+        PREFIX.format("sweep.estimators[0].space.C")
+        + "is also set in sweep.estimators[0].params; set it in one place.",
+    ),
+    (
+        {"estimators": [_svr(halving={"factor": 3})]},
+        PREFIX.format("sweep.estimators[0].halving") + "is only implemented for search: random. "
+        "Got search 'optuna' instead; remove it.",
     ),
     (
         {"estimators": [_svr()], "split": {"kind": "kfold", "folds": 3}},
-        PREFIX.format("sweep.estimators[0].search") + "is 'optuna', which needs a random or time split (trials are "
+        PREFIX.format("sweep.estimators[0].search")
+        + "is 'optuna', which needs a random or time split (trials are "
         "scored on a validation split carved from the training rows). Got sweep.split.kind 'kfold' instead.",
     ),
 ]
@@ -102,7 +128,9 @@ def test_bad_search_spec_message(changes: dict[str, Any], message: str) -> None:
         make_spec(**changes)
 
 
-def test_manifest_has_one_search_row_per_group_with_scaled_cost(regression_group: pd.DataFrame) -> None:
+def test_manifest_has_one_search_row_per_group_with_scaled_cost(
+    regression_group: pd.DataFrame,
+) -> None:
     """Grid runs stay expanded; a search is one row per group carrying space, trials and seed."""
     spec = make_spec(estimators=[_ridge(), _svr(params={"epsilon": 0.2}, seed=7)])
     stats = group_stats(pd.concat([regression_group, regression_group.assign(group_id="g2")]), spec)
@@ -115,19 +143,33 @@ def test_manifest_has_one_search_row_per_group_with_scaled_cost(regression_group
         "epsilon": 0.2, "trials": 6, "seed": 7,
         "space": {"C": {"float": [0.1, 10.0], "log": True}, "kernel": {"choice": ["linear", "rbf"]}},
     }  # fmt: skip
-    assert row["est_cost"] == pytest.approx(6 * estimate_cost("sklearn.svm.SVR", {}, n_rows=60, n_features=4))
+    assert row["est_cost"] == pytest.approx(
+        6 * estimate_cost("sklearn.svm.SVR", {}, n_rows=60, n_features=4)
+    )
     again = build_manifest(spec, stats, parallelism=1, n_features=4)
     assert again["run_key"].tolist() == manifest["run_key"].tolist()
-    other_seed = build_manifest(make_spec(estimators=[_ridge(), _svr(params={"epsilon": 0.2}, seed=8)]), stats, parallelism=1)
+    other_seed = build_manifest(
+        make_spec(estimators=[_ridge(), _svr(params={"epsilon": 0.2}, seed=8)]),
+        stats,
+        parallelism=1,
+    )
     assert other_seed["run_key"].iloc[2] != manifest["run_key"].iloc[2]
     assert other_seed["run_key"].iloc[0] == manifest["run_key"].iloc[0]
 
 
 def test_random_samples_are_seeded_and_within_bounds() -> None:
     """default_rng(seed) draws: same seed, same points; ints are ints, log floats stay in range."""
-    space = {"a": {"int": [2, 5], "log": False}, "b": {"float": [0.01, 10.0], "log": True}, "c": {"choice": [1, "x"]}}
+    space = {
+        "a": {"int": [2, 5], "log": False},
+        "b": {"float": [0.01, 10.0], "log": True},
+        "c": {"choice": [1, "x"]},
+    }
     points = sample_random(space, trials=200, seed=3)
-    assert points == sample_random(space, trials=200, seed=3) != sample_random(space, trials=200, seed=4)
+    assert (
+        points
+        == sample_random(space, trials=200, seed=3)
+        != sample_random(space, trials=200, seed=4)
+    )
     assert {p["a"] for p in points} == {2, 3, 4, 5} and all(isinstance(p["a"], int) for p in points)
     assert all(0.01 <= p["b"] <= 10.0 for p in points) and np.median([p["b"] for p in points]) < 1.0
     assert {p["c"] for p in points} == {1, "x"}
@@ -184,9 +226,14 @@ def test_search_model_is_refit_on_the_training_split_and_scored_on_the_test_spli
     assert np.sqrt(np.mean((pred - group.y[test]) ** 2)) == pytest.approx(run["rmse"])
 
 
-def test_same_spec_data_and_seed_give_the_same_trials_and_winner(regression_group: pd.DataFrame) -> None:
+def test_same_spec_data_and_seed_give_the_same_trials_and_winner(
+    regression_group: pd.DataFrame,
+) -> None:
     """Two runs agree on every trial's params, value and state, and on the winner and its predictions."""
-    spec = make_spec(estimators=[_svr("optuna", trials=11), _svr("random", trials=5)], preprocessing={"scale": "standard"})
+    spec = make_spec(
+        estimators=[_svr("optuna", trials=11), _svr("random", trials=5)],
+        preprocessing={"scale": "standard"},
+    )
 
     def strip(text: str) -> list[dict[str, Any]]:
         return [{k: v for k, v in t.items() if k != "seconds"} for t in json.loads(text)]
@@ -202,7 +249,9 @@ def test_same_spec_data_and_seed_give_the_same_trials_and_winner(regression_grou
     assert strip(train_group(regression_group, other)["trials"][0]) != strip(first["trials"][0])
 
 
-def test_validation_split_is_carved_from_the_training_rows_only(regression_group: pd.DataFrame) -> None:
+def test_validation_split_is_carved_from_the_training_rows_only(
+    regression_group: pd.DataFrame,
+) -> None:
     """Validation rows are training rows: disjoint from the test rows, seeded, the rest trains."""
     spec = make_spec(estimators=[_svr()])
     train, test = _prepare(regression_group, spec).splits[0]
@@ -211,16 +260,24 @@ def test_validation_split_is_carved_from_the_training_rows_only(regression_group
     assert set(val).isdisjoint(test) and set(inner).isdisjoint(test) and set(inner).isdisjoint(val)
     assert sorted([*inner, *val]) == sorted(train) and len(val) == 10
     assert np.array_equal(val, validation_split(train, size=0.2, seed=0, y=y, stratify=False)[1])
-    assert not np.array_equal(val, validation_split(train, size=0.2, seed=1, y=y, stratify=False)[1])
+    assert not np.array_equal(
+        val, validation_split(train, size=0.2, seed=1, y=y, stratify=False)[1]
+    )
 
 
 def test_time_split_validates_on_the_latest_training_rows(regression_group: pd.DataFrame) -> None:
     """With a time split the validation rows are the latest training rows, as the test rows are the latest."""
     frame = regression_group.assign(t=pd.date_range("2024-01-01", periods=60, freq="D")[::-1])
-    spec = make_spec(estimators=[_svr()], split={"kind": "time", "column": "t", "test_size": 0.2}, features=["x0", "x1"])
+    spec = make_spec(
+        estimators=[_svr()],
+        split={"kind": "time", "column": "t", "test_size": 0.2},
+        features=["x0", "x1"],
+    )
     group = _prepare(frame, spec)
     train, test = group.splits[0]
-    inner, val = validation_split(train, size=0.2, seed=0, y=group.y, stratify=False, order=group.order)
+    inner, val = validation_split(
+        train, size=0.2, seed=0, y=group.y, stratify=False, order=group.order
+    )
     times = frame.sort_values("row_id")["t"].to_numpy()
     assert times[val].min() > times[inner].max() and times[test].min() > times[val].max()
 
@@ -267,12 +324,48 @@ def test_all_trials_failing_fails_the_run(regression_group: pd.DataFrame) -> Non
     )  # fmt: skip
     runs = train_group(regression_group, spec)
     assert runs["status"].tolist() == ["ok", "ok", "failed"]
-    assert runs["error"].iloc[2].startswith("SearchError: all 2 trials of the random search failed; first error: ")
+    assert (
+        runs["error"]
+        .iloc[2]
+        .startswith("SearchError: all 2 trials of the random search failed; first error: ")
+    )
     assert len(json.loads(runs["trials"].iloc[2])) == 2 and runs["trials"].iloc[:2].isna().all()
 
 
-def test_optuna_is_quiet(regression_group: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
+def test_optuna_is_quiet(
+    regression_group: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No per-trial log lines from Optuna."""
-    train_group(regression_group, make_spec(estimators=[_svr(trials=3)], preprocessing={"scale": "standard"}))
+    train_group(
+        regression_group,
+        make_spec(estimators=[_svr(trials=3)], preprocessing={"scale": "standard"}),
+    )
     captured = capsys.readouterr()
     assert "Trial" not in captured.err + captured.out
+
+
+def test_successive_halving_prunes_rounds_and_keeps_the_best_of_the_last(
+    regression_group: pd.DataFrame,
+) -> None:
+    """9 configurations on 10 rows, the best 3 on 30 rows, the best one on all 38 search training rows."""
+    _Recorder.seen = []
+    frame = regression_group.assign(row=regression_group["row_id"])
+    spec = make_spec(
+        estimators=[{"estimator": "test_search._Recorder", "search": "random", "trials": 9, "seed": 2,
+                     "space": {"alpha": {"float": [0.0, 5.0]}}, "halving": {"factor": 3, "min_rows": 10}}],
+        allowed_modules=["test_search."], features=["row"], preprocessing={"scale": "none"},
+    )  # fmt: skip
+    manifest_params = json.loads(
+        build_manifest(spec, group_stats(frame, spec), parallelism=1)["params"][0]
+    )
+    assert manifest_params["halving"] == {"factor": 3, "min_rows": 10}
+    run = train_group(frame, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    trials = json.loads(run["trials"])
+    assert [len(s) for s in _Recorder.seen] == [10] * 9 + [30] * 3 + [38] + [48]
+    assert sorted(t["state"] for t in trials) == ["COMPLETE"] + ["PRUNED"] * 8
+    assert sorted(t["rows"] for t in trials) == [10] * 6 + [30] * 2 + [38]
+    winner = next(t for t in trials if t["state"] == "COMPLETE")
+    assert json.loads(run["params"]) == winner["params"] and winner["rounds"] == 3
+    survivors = sorted((t for t in trials if t["rows"] >= 30), key=lambda t: t["number"])
+    assert all(t["value"] >= winner["value"] for t in survivors)

@@ -26,10 +26,15 @@ class _Context:
         self.added.append(path)
 
 
-@pytest.mark.parametrize(("mode", "master", "ships"), [
-    ("auto", "local[2]", False), ("auto", "spark://h:7077", True),
-    ("always", "local[*]", True), ("never", "spark://h:7077", False),
-])
+@pytest.mark.parametrize(
+    ("mode", "master", "ships"),
+    [
+        ("auto", "local[2]", False),
+        ("auto", "spark://h:7077", True),
+        ("always", "local[*]", True),
+        ("never", "spark://h:7077", False),
+    ],
+)
 def test_classic_ships_once_per_context_to_non_local_masters(monkeypatch, mode, master, ships):
     monkeypatch.setenv(shipping.ENV_VAR, mode)
     monkeypatch.setattr(shipping, "is_remote", lambda: False)
@@ -53,5 +58,7 @@ def test_connect_ships_an_artifact_once_per_session(monkeypatch):
 
 def test_a_bad_mode_is_named(monkeypatch):
     monkeypatch.setenv(shipping.ENV_VAR, "sometimes")
-    with pytest.raises(ValueError, match="DBT_SWEEP_SHIP_PACKAGE must be one of auto, always, never"):
+    with pytest.raises(
+        ValueError, match="DBT_SWEEP_SHIP_PACKAGE must be one of auto, always, never"
+    ):
         shipping.ship_package(SimpleNamespace())

@@ -187,7 +187,13 @@ def _write_run_client(mlflow_client: Any, ctx: TrackingContext, payload: Mapping
 
 def _write_runs_sql(store: Any, ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]) -> list[str]:
     from mlflow.entities import LifecycleStage, RunStatus, SourceType
-    from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME, MLFLOW_USER
     from mlflow.utils.uri import append_to_uri_path
 

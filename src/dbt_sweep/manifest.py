@@ -90,7 +90,10 @@ def _run_params(est: EstimatorSpec) -> list[dict[str, Any]]:
     if est.search == "grid":
         return [{**est.params, **point} for point in _grid_points(est.grid)]
     space = {name: dim.to_json() for name, dim in est.space.items()}
-    return [{**est.params, "space": space, "trials": est.trials, "seed": est.seed}]
+    search = {"space": space, "trials": est.trials, "seed": est.seed}
+    if est.halving is not None:
+        search["halving"] = est.halving.model_dump()
+    return [{**est.params, **search}]
 
 
 def _plain(value: Any) -> Any:

@@ -58,7 +58,9 @@ def package_zip() -> Path:
         files = sorted(
             path
             for path in package.rglob("*")
-            if path.is_file() and path.suffix in (".py", ".typed") and "__pycache__" not in path.parts
+            if path.is_file()
+            and path.suffix in (".py", ".typed")
+            and "__pycache__" not in path.parts
         )
         digest = hashlib.sha256()
         for path in files:
@@ -106,5 +108,7 @@ def ship_package(spark: SparkSession) -> bool:
         spark.sparkContext.addPyFile(str(path))  # classic-only, see above
     with _lock:
         _shipped.add(key)
-    get_logger().info(f"dbt-sweep: shipped {path.name} to the Spark Python workers ({key.split(':')[0]})")
+    get_logger().info(
+        f"dbt-sweep: shipped {path.name} to the Spark Python workers ({key.split(':')[0]})"
+    )
     return True

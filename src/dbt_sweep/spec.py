@@ -17,8 +17,16 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
-from pydantic import model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from dbt_sweep import _metrics
@@ -129,8 +137,16 @@ class SpaceDim(_Spec):
         return out
 
 
+class HalvingSpec(_Spec):
+    """Successive halving for ``search: random``: every configuration starts on ``min_rows`` training
+    rows; each round keeps the best ``1/factor`` and gives them ``factor`` times the rows."""
+
+    factor: builtins.int = Field(3, ge=2, description="an int >= 2")
+    min_rows: builtins.int = Field(30, ge=2, description="an int >= 2")
+
+
 #: Keys a search run's manifest ``params`` carries besides the fixed parameters.
-SEARCH_KEYS = ("space", "trials", "seed")
+SEARCH_KEYS = ("space", "trials", "seed", "halving")
 
 
 class EstimatorSpec(_Spec):
@@ -144,6 +160,7 @@ class EstimatorSpec(_Spec):
     space: dict[str, SpaceDim] = {}
     trials: Annotated[builtins.int, Field(ge=1)] | None = Field(None, description="an int >= 1")
     seed: builtins.int = 0
+    halving: HalvingSpec | None = None
 
     @model_validator(mode="after")
     def _default_name(self) -> EstimatorSpec:
@@ -299,6 +316,13 @@ def _column_problems(spec: SweepSpec) -> list[SpecProblem]:
 def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[SpecProblem]:
     """Check that ``grid``/``space``/``trials`` fit the estimator's ``search`` and each range is sound."""
     problems: list[SpecProblem] = []
+    if est.halving is not None and est.search != "random":
+        problems.append(
+            SpecProblem(
+                f"{key}.halving",
+                f"is only implemented for search: random. Got search {est.search!r} instead; remove it.",
+            )
+        )
     if est.search == "grid":
         for part in ("space", "trials"):
             if getattr(est, part):

@@ -287,11 +287,16 @@ def _search_params(
         train, size=spec.split.test_size, seed=config.seed, y=group.y, stratify=stratify, order=group.order
     )
 
-    def objective(candidate: dict[str, Any]) -> float:
-        pipe = fit(inner, candidate)
+    # halving rounds fit on a prefix of the search training rows in a seeded order
+    shuffled = np.random.default_rng(config.seed).permutation(inner)
+
+    def objective(candidate: dict[str, Any], n_rows: int | None = None) -> float:
+        pipe = fit(inner if n_rows is None else np.sort(shuffled[:n_rows]), candidate)
         return compute_metrics(pipe, group.X.iloc[val], group.y[val], [primary], classes=group.classes)[primary]
 
-    best, records = run_search(str(row["search"]), config, objective, direction=spec.primary_direction)
+    best, records = run_search(
+        str(row["search"]), config, objective, direction=spec.primary_direction, n_rows=len(inner)
+    )
     return best, json.dumps(records, default=str)
 
 

@@ -24,7 +24,9 @@ class SparkUnreachableError(RuntimeError):
     pass
 
 
-def _endpoints(server_side_parameters: Mapping[str, Any]) -> tuple[str, list[tuple[str, int]]] | None:
+def _endpoints(
+    server_side_parameters: Mapping[str, Any],
+) -> tuple[str, list[tuple[str, int]]] | None:
     """The URL the profile names and the (host, port) pairs to try; None when nothing to check."""
     remote = server_side_parameters.get("spark.remote") or os.environ.get("SPARK_REMOTE")
     if remote and str(remote).startswith("sc://"):
@@ -69,6 +71,4 @@ def check_reachable(server_side_parameters: Mapping[str, Any]) -> None:
         if url.startswith("sc://")
         else "start it (scripts/cluster.sh start) or fix SPARK_MASTER_URL / the profile's spark.master"
     )
-    raise SparkUnreachableError(
-        f"The {kind} {url} is unreachable ({'; '.join(errors)}): {hint}."
-    )
+    raise SparkUnreachableError(f"The {kind} {url} is unreachable ({'; '.join(errors)}): {hint}.")
