@@ -76,8 +76,15 @@ def dbt_node(model: str) -> dict[str, str]:
     if project_dir:
         out["project_dir"] = os.path.abspath(str(project_dir))
     for adapter in list(FACTORY.adapters.values()):
-        target = getattr(getattr(adapter, "config", None), "target_name", None)
+        config = getattr(adapter, "config", None)
+        target = getattr(config, "target_name", None)
         if target:
             out["target"] = str(target)
+            # The running invocation's project: dbt's global flags can still hold an earlier
+            # invocation's PROJECT_DIR when dbt is invoked several times in one process
+            # (dbtRunner from an orchestrator, or a test suite).
+            root = getattr(config, "project_root", None)
+            if root:
+                out["project_dir"] = os.path.abspath(str(root))
             break
     return out
