@@ -35,6 +35,11 @@ def column_types(df: DataFrame, columns: list[str]) -> dict[str, str]:
     return {name: by_name[name] for name in columns}
 
 
+# Tasks per core in a grouped-map stage (training, scoring): enough to balance uneven groups, few
+# enough that per-task overhead stays small.
+TASKS_PER_CORE = 4
+
+
 def parallelism(spark: SparkSession) -> int:
     """How many tasks the cluster runs at once (classic: the default parallelism; Connect: the
     shuffle partitions, the best figure a client can read)."""

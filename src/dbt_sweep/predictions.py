@@ -16,8 +16,6 @@ from dbt_sweep.spec import parse_spec
 
 __all__ = ["sweep_predictions"]
 
-_TASKS_PER_CORE = 4
-
 
 def sweep_predictions(
     rows: DataFrame,
@@ -98,7 +96,7 @@ def sweep_predictions(
 
     winners = best.select(*sweep.group_by, "run_key", "estimator_name", "model")
     # Explicit partitioning: adaptive execution would coalesce this small stage into one task.
-    n = _TASKS_PER_CORE * _spark.parallelism(rows.sparkSession)
+    n = _spark.TASKS_PER_CORE * _spark.parallelism(rows.sparkSession)
     return (
         rows.repartition(n, *sweep.group_by)
         .groupBy(*sweep.group_by)

@@ -22,16 +22,13 @@ from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, unit_colu
 from dbt_sweep.progress import Counters, ProgressMonitor
 from dbt_sweep.spec import SweepSpec, check_columns, parse_spec
 from dbt_sweep.tracking import fail_parent, finish_tracking, models_to_log, start_tracking
-from dbt_sweep.train import _clean, run_schema, train_unit
+from dbt_sweep.train import run_schema, sklearn_ready, train_unit
 
 __all__ = ["sweep_manifest", "sweep_runs"]
 
 # One long per work unit, chosen so that Spark's hash partitioning sends the unit to the task slot it
 # was dealt (see _assign_slots).
 _UNIT = "_sweep_unit"
-# Tasks per core in the training stage: enough to balance uneven units, few enough that per-task
-# overhead stays small.
-_TASKS_PER_CORE = 4
 _EXAMPLE_ROWS = 5  # input example of a logged MLflow model
 
 
@@ -201,7 +198,7 @@ def _trainer(
         if log_runs and len(runs):
             assert tracking is not None
             names = spec.feature_columns([c for c in rows.columns if c != WORK_UNIT_SHARD_COLUMN])
-            example = _clean(rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
+            example = sklearn_ready(rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
             ids = track_unit(result, runs["data_fingerprint"].tolist(), example, tracking)
             result["mlflow_run_id"] = pd.Series(ids, index=result.index, dtype=object)
         return result
@@ -275,7 +272,7 @@ def _examples(features: DataFrame, groups: pd.DataFrame, spec: SweepSpec) -> dic
     out: dict[tuple[Any, ...], pd.DataFrame] = {}
     for key, frame in rows.groupby(spec.group_by, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        out[key] = _clean(frame[names].reset_index(drop=True))
+        out[key] = sklearn_ready(frame[names].reset_index(drop=True))
     return out
 
 
@@ -321,7 +318,7 @@ def _assign_slots(manifest: DataFrame, units: list[str], *, cores: int) -> pd.Da
         .sort_values(["cost", *units], ascending=[False, *[True] * len(units)], kind="stable")
         .reset_index(drop=True)
     )
-    n_slots = max(1, min(len(per_unit), cores * _TASKS_PER_CORE))
+    n_slots = max(1, min(len(per_unit), cores * _spark.TASKS_PER_CORE))
     slot = per_unit.index.to_numpy() % n_slots
     per_unit[_UNIT] = _keys_in_partitions(manifest.sparkSession, slot, n_slots)
     per_unit.attrs["n_slots"] = n_slots

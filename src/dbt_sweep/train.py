@@ -26,7 +26,15 @@ from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_sta
 from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import KFoldSplit, RandomSplit, SweepSpec, TimeSplit
 
-__all__ = ["canonical_order", "holdout_rows", "run_columns", "run_schema", "train_group", "train_unit"]
+__all__ = [
+    "canonical_order",
+    "holdout_rows",
+    "run_columns",
+    "run_schema",
+    "sklearn_ready",
+    "train_group",
+    "train_unit",
+]
 
 _MAX_ERROR = 2000
 _PASSTHROUGH = ["estimator_name", "estimator", "params", "search", WORK_UNIT_SHARD_COLUMN]
@@ -101,7 +109,7 @@ class _Group:
         self.n_test = sum(len(test) for _, test in self.splits)
 
 
-def _clean(X: pd.DataFrame) -> pd.DataFrame:
+def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:
     """Convert nullable and boolean columns to what sklearn accepts (float64 / object + NaN)."""
     out = {}
     for col in X.columns:
@@ -170,7 +178,7 @@ def _prepare(features: pd.DataFrame, spec: SweepSpec) -> _Group:
         classes = np.unique(y)
         if len(classes) < 2:
             raise _Unfit("skipped", f"target {spec.target!r} has a single class ({classes[0]}) in this group")
-    X = _clean(frame[names])
+    X = sklearn_ready(frame[names])
     one_hot = spec.preprocessing.one_hot
     categorical: list[str] = []
     if one_hot is not None and one_hot.columns == "auto":
