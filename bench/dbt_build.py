@@ -47,24 +47,25 @@ def model(dbt, session):
 """
 
 
-def local_profile() -> dict[str, Any]:
-    """``profiles.example.yml`` reduced to its ``local`` target (profile ``sweep``)."""
+def target_profile(target: str = "local") -> dict[str, Any]:
+    """``profiles.example.yml`` reduced to one target (profile ``sweep``), ``local`` unless asked."""
     profile = yaml.safe_load((REPO / "profiles.example.yml").read_text())["sweep"]
-    local = profile["outputs"]["local"]
-    # Bench-only addition: Spark's event log, for the stage breakdown (bench/eventlog.py).
-    local["server_side_parameters"].update(
-        {
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": "{{ env_var('SWEEP_SPARK_DIR', '.spark') }}/events",
-            "spark.eventLog.compress": "false",
-        }
-    )
-    return {"sweep": {"target": "local", "outputs": {"local": local}}}
+    output = profile["outputs"][target]
+    if target != "connect":  # a Connect client cannot set the server's (static) event log
+        # Bench-only addition: Spark's event log, for the stage breakdown (bench/eventlog.py).
+        output["server_side_parameters"].update(
+            {
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": "{{ env_var('SWEEP_SPARK_DIR', '.spark') }}/events",
+                "spark.eventLog.compress": "false",
+            }
+        )
+    return {"sweep": {"target": target, "outputs": {target: output}}}
 
 
 def spark_conf(spark_dir: Path) -> dict[str, str]:
     """The local target's Spark settings, rendered as dbt renders them with ``SWEEP_SPARK_DIR``."""
-    params = local_profile()["sweep"]["outputs"]["local"]["server_side_parameters"]
+    params = target_profile()["sweep"]["outputs"]["local"]["server_side_parameters"]
     env = {**os.environ, "SWEEP_SPARK_DIR": str(spark_dir)}
     return {key: _ENV_VAR.sub(lambda m: env.get(m[1], m[2]), str(value)) for key, value in params.items()}
 
@@ -95,7 +96,9 @@ def _models_yml(spec: dict[str, Any], spark_conf: dict[str, str]) -> dict[str, A
     }
 
 
-def generate_project(root: Path, *, data: Path, spec: dict[str, Any], spark_conf: dict[str, str] | None = None) -> Path:
+def generate_project(
+    root: Path, *, data: Path, spec: dict[str, Any], spark_conf: dict[str, str] | None = None, target: str = "local"
+) -> Path:
     """Write the project under ``root/project`` and its profile under ``root/profiles``."""
     project = root / "project"
     models = project / "models"
@@ -118,7 +121,7 @@ def generate_project(root: Path, *, data: Path, spec: dict[str, Any], spark_conf
     (models / "_models.yml").write_text(yaml.safe_dump(_models_yml(spec, spark_conf or {}), sort_keys=False))
     profiles = root / "profiles"
     profiles.mkdir(exist_ok=True)
-    (profiles / "profiles.yml").write_text(yaml.safe_dump(local_profile(), sort_keys=False))
+    (profiles / "profiles.yml").write_text(yaml.safe_dump(target_profile(target), sort_keys=False))
     return project
 
 
@@ -133,8 +136,11 @@ def dbt_env(root: Path) -> dict[str, str]:
     }
 
 
-def run_build(project: Path, root: Path, *, memory: bool) -> dict[str, Any]:
-    """``dbt build`` in ``project``; returns wall time, return code, and memory peaks if asked."""
+def run_build(project: Path, root: Path, *, memory: bool, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``dbt build`` in ``project``; returns wall time, return code, and memory peaks if asked.
+
+    ``env`` adds to the build's environment (e.g. ``SPARK_MASTER_URL`` for the cluster target).
+    """
     command = [
         DBT, "build", "--project-dir", str(project), "--profiles-dir", str(root / "profiles"),
         "--log-format-file", "json", "--log-level-file", "debug", "--log-path", str(project / "logs"),
@@ -142,7 +148,7 @@ def run_build(project: Path, root: Path, *, memory: bool) -> dict[str, Any]:
     ]  # fmt: skip
     stdout = (root / "dbt_stdout.txt").open("w")
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=project, env=dbt_env(root), stdout=stdout, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=project, env={**dbt_env(root), **(env or {})}, stdout=stdout, stderr=subprocess.STDOUT)
     sampler = MemorySampler(process.pid) if memory else None
     if sampler:
         sampler.start()

@@ -133,8 +133,8 @@ def run_workload(workload: Workload, root: Path) -> dict[str, Any]:
     return out
 
 
-def run_demo(root: Path) -> dict[str, Any]:
-    """The repo's demo project (a copy: its seeds and models unchanged) through ``dbt build``."""
+def run_demo(root: Path, *, target: str = "local", env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The repo's demo project (a copy: its seeds and models unchanged) through ``dbt build`` on ``target``."""
     project = root / "project"
     for part in ("models", "python_models", "macros", "seeds", "tests", "conf"):
         shutil.copytree(REPO / part, project / part, dirs_exist_ok=True)
@@ -142,9 +142,10 @@ def run_demo(root: Path) -> dict[str, Any]:
     (root / "profiles").mkdir(parents=True, exist_ok=True)
     import yaml
 
-    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump(dbt_build.local_profile(), sort_keys=False))
-    _log("demo: dbt build of the repo's demo project (a copy)")
-    build = dbt_build.run_build(project, root, memory=False)
+    profile = dbt_build.target_profile(target)
+    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    _log(f"demo: dbt build of the repo's demo project (a copy), target {target}")
+    build = dbt_build.run_build(project, root, memory=False, env=env)
     if build["returncode"] != 0:
         raise RuntimeError(f"demo build failed: see {root / 'dbt_stdout.txt'}")
     split = logsplit.split(project, wall_seconds=build["wall_seconds"])

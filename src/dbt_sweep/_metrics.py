@@ -30,8 +30,35 @@ class Metric:
     func: Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 
+# The regression metrics are sklearn's formulas in numpy: sklearn's input validation costs more
+# than the arithmetic on a sweep's small test splits (a unit test checks they agree with sklearn).
+def _errors(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    pred = np.asarray(pred, dtype="float64").reshape(-1)
+    if not np.isfinite(pred).all():  # as sklearn does: such a run fails rather than scoring NaN
+        raise ValueError("the model's predictions contain NaN or infinity")
+    return np.asarray(y, dtype="float64") - pred
+
+
 def _rmse(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
-    return float(np.sqrt(skm.mean_squared_error(y, pred)))
+    return float(np.sqrt(np.mean(_errors(y, pred) ** 2)))
+
+
+def _mae(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
+    return float(np.mean(np.abs(_errors(y, pred))))
+
+
+def _r2(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
+    y = np.asarray(y, dtype="float64")
+    residual = float(np.sum(_errors(y, pred) ** 2))
+    total = float(np.sum((y - y.mean()) ** 2))
+    if total == 0.0:  # sklearn's force_finite: a constant target scores 1 if predicted exactly, else 0
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
+
+
+def _mape(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
+    y = np.asarray(y, dtype="float64")
+    return float(np.mean(np.abs(_errors(y, pred)) / np.maximum(np.abs(y), np.finfo(np.float64).eps)))
 
 
 def _f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
@@ -51,12 +78,10 @@ def _log_loss(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
 
 
 METRICS: dict[str, Metric] = {
-    "mae": Metric("regression", "minimize", "predict", lambda y, p, c: float(skm.mean_absolute_error(y, p))),
+    "mae": Metric("regression", "minimize", "predict", _mae),
     "rmse": Metric("regression", "minimize", "predict", _rmse),
-    "r2": Metric("regression", "maximize", "predict", lambda y, p, c: float(skm.r2_score(y, p))),
-    "mape": Metric(
-        "regression", "minimize", "predict", lambda y, p, c: float(skm.mean_absolute_percentage_error(y, p))
-    ),
+    "r2": Metric("regression", "maximize", "predict", _r2),
+    "mape": Metric("regression", "minimize", "predict", _mape),
     "accuracy": Metric("classification", "maximize", "predict", lambda y, p, c: float(skm.accuracy_score(y, p))),
     "f1": Metric("classification", "maximize", "predict", _f1),
     "roc_auc": Metric("classification", "maximize", "score", _roc_auc),
