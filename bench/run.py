@@ -29,7 +29,7 @@ import dbt_build  # noqa: E402
 import eventlog  # noqa: E402
 import logsplit  # noqa: E402
 import report  # noqa: E402
-from workloads import FEATURES, GROUP, REPO, TARGET, Workload, workloads, write_data  # noqa: E402
+from workloads import FEATURES, GROUP, NO_COALESCE, REPO, TARGET, Workload, workloads, write_data  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CORES = os.cpu_count() or 1
@@ -40,10 +40,16 @@ def _log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def run_sweep(workload: Workload, root: Path, data: Path) -> dict[str, Any]:
-    """Every variant of the scenario through ``dbt build``; timings from run_results, log and event log."""
+def run_sweep(workload: Workload, root: Path, data: Path, *, aqe_variants: bool = True) -> dict[str, Any]:
+    """Every variant of the scenario through ``dbt build``; timings from run_results, log and event log.
+
+    ``aqe_variants=False`` skips the variants that switch adaptive coalescing off: dbt-sweep sets
+    its training stage's partitioning itself, so they only confirm that it does.
+    """
     out = {}
     for variant in workload.variants:
+        if not aqe_variants and variant.spark_conf == NO_COALESCE:
+            continue
         _log(f"{workload.key}: dbt build ({variant.name}, shards={variant.shards})")
         vroot = root / variant.name
         project = dbt_build.generate_project(vroot, data=data, spec=workload.spec(variant), spark_conf=variant.spark_conf)
@@ -116,7 +122,7 @@ def run_local(workload: Workload, data: Any, *, joblib: bool) -> dict[str, Any]:
     return loop
 
 
-def run_workload(workload: Workload, root: Path) -> dict[str, Any]:
+def run_workload(workload: Workload, root: Path, *, aqe_variants: bool = True) -> dict[str, Any]:
     data_path = root / "data.parquet"
     data = write_data(workload, data_path)
     out: dict[str, Any] = {
@@ -124,7 +130,7 @@ def run_workload(workload: Workload, root: Path) -> dict[str, Any]:
         "rows": len(data), "skew": workload.skew, "fits": len(workload.configs()) * workload.groups,
         "configs_per_group": len(workload.configs()),
     }  # fmt: skip
-    out["sweep"] = run_sweep(workload, root, data_path)
+    out["sweep"] = run_sweep(workload, root, data_path, aqe_variants=aqe_variants)
     if workload.baselines:
         out["plain"] = run_plain(workload, root, data_path, coalesce=True)
         if workload.all_baselines:
@@ -181,6 +187,10 @@ def main() -> None:
     parser.add_argument("--scenarios", default="W1,W2,W3,W4,W5,demo", help="comma-separated: W1..W5, W3b, W5s, demo; NAME:SCALE overrides --scale")
     parser.add_argument("--scale", type=float, default=1.0, help="size factor (1.0 = the issue's sizes)")
     parser.add_argument("--run", help="run name (default: a timestamp)")
+    parser.add_argument(
+        "--no-aqe-variants", action="store_true",
+        help="skip the dbt-sweep variants with adaptive coalescing off (they only confirm the partitioning)",
+    )  # fmt: skip
     args = parser.parse_args()
     names = _scenarios(args.scenarios, args.scale)
     run = args.run or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-x{args.scale:g}"
@@ -192,7 +202,9 @@ def main() -> None:
         if name == "demo":
             results["demo"] = run_demo(root / "demo")
         else:
-            results["scenarios"][name] = run_workload(workloads(scale)[name], root / name)
+            results["scenarios"][name] = run_workload(
+                workloads(scale)[name], root / name, aqe_variants=not args.no_aqe_variants
+            )
             results["scenarios"][name]["scale"] = scale
             results["scenarios"][name]["bench_wall_seconds"] = time.perf_counter() - started
         (root / "results.json").write_text(json.dumps(results, indent=1, default=str))

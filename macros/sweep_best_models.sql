@@ -1,5 +1,5 @@
 {#-
-    The best `ok` run of each group of a sweep_runs-shaped relation, by its primary metric in the
+    The best `ok` run with model bytes of each group of a sweep_runs-shaped relation, by its primary metric in the
     direction sweep_runs records (`primary_direction`); ties go to the smallest run_key, so the
     winner is the same in every build. Used by the marts: `{{ sweep_best_models(ref('sweep_runs'),
     group_by=['group_id']) }}`.
@@ -30,7 +30,8 @@ scored as (
         end as sweep_rank_value
 
     from runs
-    where status = 'ok' and primary_metric is not null
+    -- with store_models: best only winners carry model bytes; a model that failed to serialise has none
+    where status = 'ok' and primary_metric is not null and model is not null
 
 ),
 

@@ -84,6 +84,21 @@ def test_fifty_runs_four_groups_lpt_balanced() -> None:
     assert unit_columns(make_spec()) == ["group_id", "shard"]
 
 
+def test_equal_cost_grid_points_mix_every_axis_in_every_shard() -> None:
+    """A 5 x 5 x 2 SVR grid (equal estimated costs) on one group in 4 shards: round-robin in
+    grid order would give two shards all of one gamma; each shard gets every axis' values."""
+    grid = {"C": [0.1, 0.5, 3.0, 18.0, 100.0], "epsilon": [0.05, 0.1, 0.2, 0.3, 0.5], "gamma": ["scale", 0.05]}
+    estimators = [{"estimator": "sklearn.svm.SVR", "grid": grid}]
+    manifest = build_manifest(make_spec(estimators=estimators), _groups(1), parallelism=2)
+    params = pd.DataFrame([json.loads(p) for p in manifest["params"]]).assign(shard=manifest["shard"])
+    assert params["shard"].nunique() == 4
+    per_shard = params.groupby("shard")
+    assert per_shard.size().max() - per_shard.size().min() <= 1
+    scale = per_shard["gamma"].apply(lambda g: int((g == "scale").sum()))
+    assert scale.max() - scale.min() <= 1, scale.to_dict()
+    assert per_shard["C"].nunique().min() >= 4 and per_shard["epsilon"].nunique().min() >= 4
+
+
 def test_est_cost_ranks_families() -> None:
     """Kernel methods grow like n^2, ensembles with n_estimators, linear models stay cheap."""
     linear = estimate_cost("sklearn.linear_model.Ridge", {}, n_rows=10_000, n_features=10)

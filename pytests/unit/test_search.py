@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.datasets import make_regression
 
 from dbt_sweep._search import best_trial, sample_random, validation_split
 from dbt_sweep.exceptions import SweepSpecError
@@ -29,6 +30,22 @@ def _svr(search: str = "optuna", **changes: Any) -> dict[str, Any]:
         "search": search,
         "space": SPACE,
         "trials": 6,
+    }
+    return {**est, **changes}
+
+
+def _sgd(**changes: Any) -> dict[str, Any]:
+    est = {
+        "name": "sgd",
+        "estimator": "sklearn.linear_model.SGDRegressor",
+        "search": "optuna",
+        "space": {
+            "alpha": {"float": [1e-6, 1.0], "log": True},
+            "eta0": {"float": [1e-4, 0.5], "log": True},
+        },
+        "params": {"learning_rate": "constant"},
+        "trials": 12,
+        "pruning": {"pruner": "median", "epochs": 8, "warmup": 2},
     }
     return {**est, **changes}
 
@@ -109,8 +126,45 @@ BAD = [
     ),
     (
         {"estimators": [_svr(halving={"factor": 3})]},
-        PREFIX.format("sweep.estimators[0].halving") + "is only implemented for search: random. "
-        "Got search 'optuna' instead; remove it.",
+        PREFIX.format("sweep.estimators[0].halving")
+        + "is only implemented for search: random or grid. "
+        "Got search 'optuna' instead; remove it (Optuna stops trials early with sweep.estimators[0].pruning).",
+    ),
+    (
+        {"estimators": [_svr(pruning={"pruner": "median", "epochs": 10})]},
+        PREFIX.format("sweep.estimators[0].pruning")
+        + "needs an estimator with partial_fit (each trial trains epoch by epoch). Got estimator "
+        "'sklearn.svm.SVR' instead, and SVR has no partial_fit; use one that has (SGDRegressor, "
+        "SGDClassifier, MLPRegressor, MLPClassifier, Perceptron, ...) or remove sweep.estimators[0].pruning.",
+    ),
+    (
+        {"estimators": [_sgd(search="random")]},
+        PREFIX.format("sweep.estimators[0].pruning") + "is only implemented for search: optuna. "
+        "Got search 'random' instead; set sweep.estimators[0].search: optuna or remove "
+        "sweep.estimators[0].pruning.",
+    ),
+    (
+        {"estimators": [_sgd(pruning={"epochs": 5, "warmup": 5})]},
+        PREFIX.format("sweep.estimators[0].pruning.warmup")
+        + "must be less than sweep.estimators[0].pruning.epochs (5), or no trial can be pruned. "
+        "Got 5 instead.",
+    ),
+    (
+        {"estimators": [{**_ridge(), "grid": {"alpha": [1.0]}, "halving": {}}]},
+        PREFIX.format("sweep.estimators[0].grid")
+        + "must have at least 2 points with sweep.estimators[0].halving (halving picks among the "
+        "grid's configurations). Got 1 point(s) instead; add values or remove sweep.estimators[0].halving.",
+    ),
+    (
+        {"estimators": [{**_ridge(), "halving": {}}], "split": {"kind": "kfold", "folds": 3}},
+        PREFIX.format("sweep.estimators[0].halving")
+        + "is set, which needs a random or time split (trials are scored on a validation split carved "
+        "from the training rows). Got sweep.split.kind 'kfold' instead.",
+    ),
+    (
+        {"estimators": [{**_ridge(), "halving": {}, "params": {"seed": 3}}]},
+        PREFIX.format("sweep.estimators[0].params.seed")
+        + "is reserved with halving; it cannot be a fixed param.",
     ),
     (
         {"estimators": [_svr()], "split": {"kind": "kfold", "folds": 3}},
@@ -233,6 +287,7 @@ def test_same_spec_data_and_seed_give_the_same_trials_and_winner(
     spec = make_spec(
         estimators=[_svr("optuna", trials=11), _svr("random", trials=5)],
         preprocessing={"scale": "standard"},
+        store_models="all",
     )
 
     def strip(text: str) -> list[dict[str, Any]]:
@@ -369,3 +424,210 @@ def test_successive_halving_prunes_rounds_and_keeps_the_best_of_the_last(
     assert json.loads(run["params"]) == winner["params"] and winner["rounds"] == 3
     survivors = sorted((t for t in trials if t["rows"] >= 30), key=lambda t: t["number"])
     assert all(t["value"] >= winner["value"] for t in survivors)
+
+
+def _big_group(rows: int = 200) -> pd.DataFrame:
+    """One regression group large enough for SGD to separate good and bad learning rates."""
+    X, y = make_regression(n_samples=rows, n_features=4, noise=5.0, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
+    frame.insert(0, "group_id", "g1")
+    frame.insert(1, "row_id", np.arange(rows))
+    frame["y"] = y
+    return frame
+
+
+def _sgd_spec(**changes: Any) -> Any:
+    space = {
+        "alpha": {"float": [1e-6, 1.0], "log": True},
+        "eta0": {"float": [1e-5, 0.1], "log": True},
+    }
+    return make_spec(
+        estimators=[_sgd(**{"space": space, "trials": 20, **changes})],
+        preprocessing={"scale": "standard"},
+    )
+
+
+def _strip(text: str) -> list[dict[str, Any]]:
+    return [{k: v for k, v in t.items() if k != "seconds"} for t in json.loads(text)]
+
+
+def test_pruned_optuna_search_stops_bad_trials_and_refits_the_winner_epoch_by_epoch() -> None:
+    """Trials report after each epoch; pruned ones stop early; the winner is refit with 9 partial_fit epochs."""
+    frame = _big_group()
+    spec = _sgd_spec(pruning={"pruner": "median", "epochs": 9, "warmup": 1})
+    run = train_group(frame, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    trials = json.loads(run["trials"])
+    pruned = [t for t in trials if t["state"] == "PRUNED"]
+    done = [t for t in trials if t["state"] == "COMPLETE"]
+    assert len(pruned) >= 5 and len(done) >= 5 and len(trials) == 20
+    assert all(1 <= t["epochs"] < 9 for t in pruned) and all(t["epochs"] == 9 for t in done)
+    assert all(
+        t["value"] is not None for t in trials
+    )  # a pruned trial keeps the value it was pruned at
+    best = min(done, key=lambda t: t["value"])
+    params = json.loads(run["params"])
+    assert params == {"learning_rate": "constant", "random_state": 0, **best["params"]}
+    pipe = load_model(run["model"])
+    group = _prepare(frame, spec)
+    train, test = group.splits[0]
+    assert pipe[-1].t_ == 9 * len(train) + 1  # 9 passes of partial_fit over the 160 training rows
+    pred = pipe.predict(group.X.iloc[test])
+    assert np.sqrt(np.mean((pred - group.y[test]) ** 2)) == pytest.approx(run["rmse"])
+
+
+def test_pruned_search_without_preprocessing_trains_the_estimator_alone() -> None:
+    """With no imputation or scaling the pipeline is the estimator alone: trials and the refit
+    partial_fit it on the raw columns (an empty preprocessing Pipeline cannot fit)."""
+    frame = _big_group()
+    spec = make_spec(
+        estimators=[_sgd(space={"alpha": {"float": [1e-6, 1.0], "log": True}}, trials=4,
+                         pruning={"pruner": "median", "epochs": 3, "warmup": 1})],
+        preprocessing={"scale": "none"},
+    )  # fmt: skip
+    run = train_group(frame, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    assert [name for name, _ in load_model(run["model"]).steps] == ["estimator"]
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband", "successive_halving"])
+def test_pruned_search_is_deterministic(pruner: str) -> None:
+    """Same spec, data and seed: the same trials (params, values, states, epochs) and winner; another seed differs."""
+    frame = _big_group()
+    spec = _sgd_spec(pruning={"pruner": pruner, "epochs": 9, "warmup": 1})
+    first, second = train_group(frame, spec).iloc[0], train_group(frame, spec).iloc[0]
+    assert "PRUNED" in {t["state"] for t in json.loads(first["trials"])}
+    assert _strip(first["trials"]) == _strip(second["trials"])
+    assert first["params"] == second["params"] and first["rmse"] == second["rmse"]
+    other = train_group(
+        frame, _sgd_spec(pruning={"pruner": pruner, "epochs": 9, "warmup": 1}, seed=1)
+    )
+    assert _strip(other["trials"].iloc[0]) != _strip(first["trials"])
+
+
+def test_search_fixes_an_unset_random_state_to_the_seed_and_keeps_a_set_one() -> None:
+    """An estimator with random_state gets random_state=seed in a search unless the spec sets it."""
+    frame = _big_group(80)
+    unset = train_group(frame, _sgd_spec(pruning=None, trials=3, seed=5)).iloc[0]
+    assert json.loads(unset["params"])["random_state"] == 5
+    fixed = _sgd_spec(
+        pruning=None, trials=3, seed=5, params={"learning_rate": "constant", "random_state": 11}
+    )
+    assert json.loads(train_group(frame, fixed).iloc[0]["params"])["random_state"] == 11
+
+
+@pytest.mark.parametrize(
+    ("primary", "pick"),
+    [("f1", max), ("accuracy", max), ("log_loss", min)],
+    ids=["f1", "accuracy", "log_loss"],
+)
+@pytest.mark.parametrize("search", ["random", "optuna"])
+def test_classification_search_follows_the_metric_direction(
+    wine_group: pd.DataFrame, search: str, primary: str, pick: Any
+) -> None:
+    """Classification: the best trial maximises f1/accuracy and minimises log_loss; the run is refit and tested."""
+    est = {
+        "name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression", "search": search,
+        "space": {"C": {"float": [1e-4, 100.0], "log": True}}, "trials": 8, "params": {"max_iter": 500},
+    }  # fmt: skip
+    spec = make_spec(
+        task="classification", target="y", key=None, estimators=[est], metrics=["accuracy", "f1", "log_loss"],
+        primary_metric=primary, preprocessing={"scale": "standard"}, min_rows=20,
+    )  # fmt: skip
+    run = train_group(wine_group, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    trials = json.loads(run["trials"])
+    values = [t["value"] for t in trials]
+    assert len(set(values)) > 1  # the choice matters, so the direction is tested
+    best = pick(trials, key=lambda t: t["value"])
+    assert json.loads(run["params"])["C"] == best["params"]["C"]
+    assert run["primary_metric"] == run[primary] and spec.primary_direction == (
+        "maximize" if pick is max else "minimize"
+    )
+
+
+def test_pruned_classification_search_minimises_log_loss(wine_group: pd.DataFrame) -> None:
+    """SGDClassifier trials get every class on each partial_fit; the winner has the lowest validation log loss."""
+    est = {
+        "name": "sgd", "estimator": "sklearn.linear_model.SGDClassifier", "search": "optuna",
+        "params": {"loss": "log_loss", "learning_rate": "constant"}, "trials": 12,
+        "space": {"alpha": {"float": [1e-5, 1.0], "log": True}, "eta0": {"float": [1e-4, 1.0], "log": True}},
+        "pruning": {"pruner": "median", "epochs": 6, "warmup": 1},
+    }  # fmt: skip
+    spec = make_spec(
+        task="classification", target="y", key=None, estimators=[est], metrics=["log_loss", "accuracy"],
+        primary_metric="log_loss", preprocessing={"scale": "standard"}, min_rows=20,
+    )  # fmt: skip
+    run = train_group(wine_group, spec).iloc[0]
+    assert run["status"] == "ok", run["error"]
+    trials = json.loads(run["trials"])
+    done = [t for t in trials if t["state"] == "COMPLETE"]
+    assert (
+        json.loads(run["params"])["alpha"] == min(done, key=lambda t: t["value"])["params"]["alpha"]
+    )
+    assert list(load_model(run["model"])[-1].classes_) == [0, 1, 2]
+
+
+def test_grid_with_halving_is_one_search_run_over_the_grid_points(
+    regression_group: pd.DataFrame,
+) -> None:
+    """A grid + halving is one manifest row per group; its 9 points are halved 9 -> 3 -> 1 on 10, 30, 38 rows."""
+    _Recorder.seen = []
+    frame = regression_group.assign(row=regression_group["row_id"])
+    grid = {"alpha": [float(a) for a in range(9)]}
+    spec = make_spec(
+        estimators=[{"name": "rec", "estimator": "test_search._Recorder", "grid": grid,
+                     "halving": {"factor": 3, "min_rows": 10}}, _ridge()],
+        allowed_modules=["test_search.", "sklearn."], features=["row"], preprocessing={"scale": "none"},
+    )  # fmt: skip
+    manifest = build_manifest(spec, group_stats(frame, spec), parallelism=1, n_features=1)
+    assert manifest["search"].tolist() == ["grid"] * 3 and len(manifest) == 1 + 2
+    row = manifest.iloc[0]
+    assert json.loads(row["params"]) == {
+        "grid": grid,
+        "halving": {"factor": 3, "min_rows": 10},
+        "seed": 0,
+    }
+    cost = sum(
+        alive * estimate_cost("test_search._Recorder", {}, n_rows=rows, n_features=1)
+        for alive, rows in [(9, 10), (3, 30), (1, 38)]
+    )
+    assert row["est_cost"] == pytest.approx(cost)
+    runs = train_group(frame, spec)
+    run = runs.iloc[0]
+    assert run["status"] == "ok", run["error"]
+    assert runs["trials"].iloc[1:].isna().all()  # the plain Ridge grid stays one run per point
+    trials = json.loads(run["trials"])
+    assert [t["params"] for t in trials] == [{"alpha": a} for a in grid["alpha"]]
+    assert [len(s) for s in _Recorder.seen[:14]] == [10] * 9 + [30] * 3 + [38] + [48]
+    assert sorted(t["state"] for t in trials) == ["COMPLETE"] + ["PRUNED"] * 8
+    winner = next(t for t in trials if t["state"] == "COMPLETE")
+    assert json.loads(run["params"]) == winner["params"] and (winner["rows"], winner["rounds"]) == (
+        38,
+        3,
+    )
+
+
+def test_pruned_mlp_search_prunes_and_repeats() -> None:
+    """MLPRegressor trials train epoch by epoch too (a list-valued choice included); two runs agree."""
+    est = {
+        "name": "mlp", "estimator": "sklearn.neural_network.MLPRegressor", "search": "optuna", "trials": 12,
+        "space": {"learning_rate_init": {"float": [1e-4, 0.1], "log": True},
+                  "hidden_layer_sizes": {"choice": [[8], [32, 8]]}},
+        "pruning": {"pruner": "median", "epochs": 15, "warmup": 3},
+    }  # fmt: skip
+    spec = make_spec(estimators=[est], preprocessing={"scale": "standard"})
+    frame = _big_group()
+    first, second = train_group(frame, spec).iloc[0], train_group(frame, spec).iloc[0]
+    assert first["status"] == "ok", first["error"]
+    trials = json.loads(first["trials"])
+    assert {t["state"] for t in trials} == {"COMPLETE", "PRUNED"}
+    assert all(
+        3 <= t["epochs"] < 15 for t in trials if t["state"] == "PRUNED"
+    )  # never before the warmup
+    assert (
+        _strip(first["trials"]) == _strip(second["trials"]) and first["params"] == second["params"]
+    )
+    assert (
+        load_model(first["model"])[-1].t_ == 15 * 160
+    )  # the winner saw the 160 training rows 15 times

@@ -20,7 +20,7 @@ PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SVR_PARAMS = "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', 'verbose']"
 TOP_KEYS = (
     "['allowed_modules', 'estimators', 'features', 'group_by', 'key', 'metrics', 'min_rows', 'preprocessing', "
-    "'primary_metric', 'shards', 'source', 'split', 'target', 'task', 'time_column', 'tracking']"
+    "'primary_metric', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
 )
 
 
@@ -193,6 +193,7 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "SweepSpec.min_rows": ("min_rows", 1, "sweep.min_rows"),
     "SweepSpec.allowed_modules": ("allowed_modules", [], "sweep.allowed_modules"),
     "SweepSpec.shards": ("shards", "many", "sweep.shards"),
+    "SweepSpec.store_models": ("store_models", "some", "sweep.store_models"),
     "SweepSpec.tracking": ("tracking", "mlflow", "sweep.tracking"),
     "FeaturesExclude.exclude": ("features", {"exclude": "x0"}, "sweep.features.exclude"),
     "EstimatorSpec.name": ("estimators.0.name", 1, "sweep.estimators[0].name"),
@@ -204,6 +205,10 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "EstimatorSpec.trials": ("estimators.0.trials", 0, "sweep.estimators[0].trials"),
     "EstimatorSpec.seed": ("estimators.0.seed", "0", "sweep.estimators[0].seed"),
     "EstimatorSpec.halving": ("estimators.0.halving", 3, "sweep.estimators[0].halving"),
+    "EstimatorSpec.pruning": ("estimators.0.pruning", "median", "sweep.estimators[0].pruning"),
+    "PruningSpec.pruner": ("estimators.0.pruning", {"pruner": "asha"}, "sweep.estimators[0].pruning.pruner"),
+    "PruningSpec.epochs": ("estimators.0.pruning", {"epochs": 0}, "sweep.estimators[0].pruning.epochs"),
+    "PruningSpec.warmup": ("estimators.0.pruning", {"warmup": -1}, "sweep.estimators[0].pruning.warmup"),
     "HalvingSpec.factor": ("estimators.0.halving", {"factor": 1}, "sweep.estimators[0].halving.factor"),
     "HalvingSpec.min_rows": ("estimators.0.halving", {"min_rows": 1}, "sweep.estimators[0].halving.min_rows"),
     "SpaceDim.choice": ("estimators.0.space", {"C": {"choice": []}}, "sweep.estimators[0].space.C.choice"),
@@ -314,3 +319,23 @@ def test_spec_hash_is_stable() -> None:
     assert spec_hash(make_spec()) != spec_hash(make_spec(min_rows=30))
     assert re.fullmatch(r"[0-9a-f]{16}", spec_hash(make_spec()))
     assert spec_module.canonical_hash({"a": 1, "b": 2}) == spec_module.canonical_hash({"b": 2, "a": 1})
+
+
+@pytest.mark.parametrize(
+    ("store_models", "tracking", "expected"),
+    [
+        (None, {"enabled": False}, "best"),
+        (None, {"log_models": "best"}, "best"),
+        (None, {"log_models": "all"}, "all"),
+        ("all", {"log_models": "none"}, "all"),
+        ("best", {"enabled": False, "log_models": "all"}, "best"),  # nothing is logged
+    ],
+)
+def test_store_models_default_follows_what_mlflow_logs(store_models, tracking, expected) -> None:
+    """Only winners' bytes are stored unless every model is logged to MLflow (or asked for)."""
+    assert make_spec(store_models=store_models, tracking=tracking).store_models == expected
+
+
+def test_store_models_best_with_log_models_all_is_refused() -> None:
+    with pytest.raises(SweepSpecError, match=re.escape(PREFIX.format("sweep.store_models") + "must be 'all' when")):
+        make_spec(store_models="best", tracking={"log_models": "all"})

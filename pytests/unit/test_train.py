@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from dbt_sweep._pipeline import build_pipeline
 from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.serialize import load_model
 from dbt_sweep.spec import SweepSpec
@@ -71,6 +74,57 @@ def test_model_loads_and_predicts_identically(regression_group: pd.DataFrame) ->
     again = load_model(_run(regression_group, spec).loc[0, "model"])
     np.testing.assert_allclose(model.predict(X), again.predict(X))
     assert model.named_steps["estimator"].alpha == 0.1
+
+
+@pytest.mark.parametrize(
+    "preprocessing",
+    [{"impute": {"strategy": "median"}, "scale": "standard"}, {"scale": "minmax", "select_k_best": {"k": 2}}],
+)
+def test_shared_preprocessing_equals_fitting_each_pipeline(
+    regression_group: pd.DataFrame, preprocessing: dict
+) -> None:
+    """Runs of a unit share the fitted preprocessing; every stored model predicts exactly as
+    ``build_pipeline(...).fit`` on the same training rows would, and owns its estimator."""
+    estimators = [
+        *RIDGE,
+        {"estimator": "sklearn.tree.DecisionTreeRegressor", "params": {"random_state": 0}},
+    ]
+    spec = make_spec(estimators=estimators, preprocessing=preprocessing, store_models="all")
+    runs = _run(regression_group, spec)
+    assert runs["status"].tolist() == ["ok"] * 3
+    group = _prepare(regression_group, spec)
+    train, test = group.splits[0]
+    for _, run in runs.iterrows():
+        alone = build_pipeline(
+            run["estimator"], json.loads(run["params"]), spec.preprocessing, task=spec.task,
+            numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
+        ).fit(group.X.iloc[train], group.y[train])  # fmt: skip
+        stored = load_model(run["model"])
+        np.testing.assert_allclose(stored.predict(group.X), alone.predict(group.X))
+        assert [name for name, _ in stored.steps] == [name for name, _ in alone.steps]
+    alphas = [load_model(m).named_steps["estimator"].get_params().get("alpha") for m in runs["model"]]
+    assert alphas[:2] == [0.1, 1.0]
+
+
+@pytest.mark.parametrize("primary", ["rmse", "r2"])
+def test_store_models_best_keeps_only_the_units_winner(regression_group: pd.DataFrame, primary: str) -> None:
+    """store_models: best (the default) stores the bytes of the unit's best ok run only, by the
+    primary metric in its direction, as sweep_best_models ranks; all stores every ok run's."""
+    estimators = [
+        {"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 100.0]}},
+        {"estimator": "sklearn.tree.DecisionTreeRegressor", "params": {"max_depth": 1}},
+        {"estimator": f"{__name__}.Exploding"},
+    ]
+    spec = make_spec(estimators=estimators, primary_metric=primary, allowed_modules=["sklearn.", __name__])
+    assert spec.store_models == "best"
+    runs = _run(regression_group, spec)
+    assert runs["status"].tolist() == ["ok", "ok", "ok", "failed"]
+    ok = runs[runs["status"] == "ok"]
+    best = ok[primary].idxmin() if primary == "rmse" else ok[primary].idxmax()
+    assert runs["model"].notna().tolist() == [i == best for i in runs.index]
+    assert load_model(runs.loc[best, "model"]).predict(regression_group[["x0", "x1", "x2", "x3"]]).shape == (60,)
+    every = _run(regression_group, make_spec(estimators=estimators[:2], store_models="all"))
+    assert every["model"].notna().all()
 
 
 def test_one_failing_estimator_keeps_every_row(regression_group: pd.DataFrame) -> None:

@@ -1,25 +1,27 @@
-"""Hyperparameter search beyond grids: ``search: random`` and ``search: optuna``.
+"""Hyperparameter search beyond grids: ``search: random``, ``search: optuna``, and grids with halving.
 
 A search run is one manifest row per (group, estimator) whose ``params`` carry the fixed
-parameters plus ``space``, ``trials`` and ``seed``. Training (``dbt_sweep.train``) carves a
-validation split out of the training rows, calls :func:`run_search` with an objective that fits
-on the rest of the training rows and scores the primary metric on the validation rows, then refits
-the best configuration on the whole training split and scores it on the test split like a grid run.
+parameters plus the search settings (:data:`dbt_sweep.spec.SEARCH_KEYS`: ``space``, ``trials``,
+``seed``, ``halving``, ``pruning``, or a ``grid`` with ``halving``). Training (``dbt_sweep.train``)
+carves a validation split out of the training rows, calls :func:`run_search` with an objective that
+fits on the rest of the training rows and scores the primary metric on the validation rows, then
+refits the best configuration on the whole training split and scores it on the test split like a
+grid run.
 
-Pure Python and numpy (Optuna imported lazily): no Spark here.
+Pure Python and numpy (Optuna imported lazily, in :mod:`dbt_sweep._optuna`): no Spark here.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import itertools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 
 from dbt_sweep.spec import SEARCH_KEYS
@@ -29,13 +31,18 @@ __all__ = [
     "SearchError",
     "best_trial",
     "decode",
+    "grid_points",
+    "halving_plan",
+    "is_search_run",
+    "partial_fit_epochs",
+    "record",
     "run_search",
     "sample_random",
+    "timed",
     "validation_split",
 ]
 
-Objective = Callable[[dict[str, Any]], float]
-_PRIMITIVE = (str, int, float, bool, type(None))
+Objective = Callable[..., float]
 
 
 class SearchError(RuntimeError):
@@ -55,15 +62,39 @@ class SearchConfig:
     trials: int
     seed: int
     halving: dict[str, int] | None = None
+    grid: dict[str, list[Any]] | None = None  # search: grid with halving
+    pruning: dict[str, Any] | None = None  # search: optuna with pruning
+
+
+def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Expand a grid into its points: parameters in sorted name order, values in the given order.
+
+    Examples
+    --------
+    >>> grid_points({"kernel": ["linear", "rbf"], "C": [1.0, 10.0]})
+    [{'C': 1.0, 'kernel': 'linear'}, {'C': 1.0, 'kernel': 'rbf'}, {'C': 10.0, 'kernel': 'linear'}, {'C': 10.0, 'kernel': 'rbf'}]
+    """
+    keys = sorted(grid)
+    return [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(grid[k] for k in keys))
+    ]
+
+
+def is_search_run(search: str, params: Mapping[str, Any]) -> bool:
+    """Whether a manifest row is one search run: random, optuna, or a grid with halving."""
+    return search in ("random", "optuna") or (search == "grid" and "halving" in params)
 
 
 def decode(params: Mapping[str, Any]) -> SearchConfig:
     """Split a search run's manifest ``params`` into fixed params and the search settings."""
     fixed = {k: v for k, v in params.items() if k not in SEARCH_KEYS}
-    halving = params.get("halving")
+    grid = params.get("grid")
+    trials = int(params["trials"]) if "trials" in params else len(grid_points(grid or {}))
     return SearchConfig(
-        fixed, dict(params["space"]), int(params["trials"]), int(params["seed"]), halving
-    )
+        fixed, dict(params.get("space", {})), trials, int(params.get("seed", 0)),
+        params.get("halving"), grid, params.get("pruning"),
+    )  # fmt: skip
 
 
 def validation_split(
@@ -156,7 +187,7 @@ def sample_random(
     return out
 
 
-def _timed(
+def timed(
     objective: Callable[..., float], params: dict[str, Any], **kwargs: Any
 ) -> tuple[float | None, str, float, str | None]:
     """Evaluate one configuration: (value, state, seconds, error); never raises."""
@@ -171,62 +202,48 @@ def _timed(
     return value, "COMPLETE", seconds, None
 
 
-def _record(
+def record(
     number: int, params: dict[str, Any], result: tuple[float | None, str, float, str | None]
 ) -> dict[str, Any]:
+    """One trial record: ``number``, ``params``, ``value``, ``state``, ``seconds``, ``error`` if any."""
     value, state, seconds, error = result
     row = {"number": number, "params": params, "value": value, "state": state, "seconds": seconds}
     return {**row, "error": error[:500]} if error else row
 
 
-def _optuna_trials(
-    space: Mapping[str, Mapping[str, Any]],
-    objective: Objective,
-    *,
-    trials: int,
-    seed: int,
-    direction: str,
-) -> list[dict[str, Any]]:
-    import optuna
+def partial_fit_epochs(
+    estimator: Any, X: Any, y: np.ndarray, *, epochs: int, classes: np.ndarray | None = None
+) -> Iterator[int]:
+    """``partial_fit`` ``estimator`` on all of ``X, y`` once per epoch; yield the epoch number after each.
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per trial otherwise
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    records: list[dict[str, Any]] = []
+    Classifiers get ``classes`` (every class of the group) on each call, as ``partial_fit`` needs
+    them on the first and accepts them after.
+    """
+    kwargs = {"classes": classes} if classes is not None and is_classifier(estimator) else {}
+    for epoch in range(1, epochs + 1):
+        estimator.partial_fit(X, y, **kwargs)
+        yield epoch
 
-    def suggest(trial: Any) -> dict[str, Any]:
-        point: dict[str, Any] = {}
-        for name in sorted(space):
-            dim = space[name]
-            if "choice" in dim:
-                choices = dim["choice"]
-                if all(isinstance(c, _PRIMITIVE) for c in choices):
-                    point[name] = trial.suggest_categorical(name, choices)
-                else:  # Optuna only stores primitives: suggest the JSON text
-                    text = trial.suggest_categorical(
-                        name, [json.dumps(c, sort_keys=True) for c in choices]
-                    )
-                    point[name] = json.loads(text)
-            elif "int" in dim:
-                point[name] = trial.suggest_int(
-                    name, dim["int"][0], dim["int"][1], log=bool(dim.get("log"))
-                )
-            else:
-                point[name] = trial.suggest_float(
-                    name, dim["float"][0], dim["float"][1], log=bool(dim.get("log"))
-                )
-        return point
 
-    def study_objective(trial: Any) -> float:
-        params = suggest(trial)
-        result = _timed(objective, params)
-        records.append(_record(trial.number, params, result))
-        if result[0] is None:
-            raise optuna.TrialPruned()  # recorded as FAIL above; Optuna just skips it
-        return result[0]
+def halving_plan(
+    n_points: int, *, factor: int, min_rows: int, n_rows: int
+) -> list[tuple[int, int]]:
+    """The rounds successive halving runs when no trial fails: ``(configurations, rows)`` per round.
 
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(study_objective, n_trials=trials, gc_after_trial=False, show_progress_bar=False)
-    return records
+    Examples
+    --------
+    >>> halving_plan(9, factor=3, min_rows=10, n_rows=38)
+    [(9, 10), (3, 30), (1, 38)]
+    """
+    rounds = []
+    alive, rows = n_points, min(min_rows, n_rows)
+    while alive:
+        last = rows >= n_rows or alive == 1
+        rounds.append((alive, n_rows if last else rows))
+        if last:
+            break
+        alive, rows = max(1, math.ceil(alive / factor)), min(rows * factor, n_rows)
+    return rounds
 
 
 def _halving_trials(
@@ -238,7 +255,8 @@ def _halving_trials(
     n_rows: int,
     direction: str,
 ) -> list[dict[str, Any]]:
-    """Successive halving over ``points``: rounds on ``min_rows``, ``min_rows * factor``, ... rows.
+    """Successive halving over ``points`` (random draws or grid points): rounds on ``min_rows``,
+    ``min_rows * factor``, ... rows.
 
     Each round scores the surviving configurations on the first ``rows`` training rows of a fixed
     order and keeps the best ``ceil(len / factor)``; the last round uses every training row. A trial
@@ -263,7 +281,7 @@ def _halving_trials(
     while alive:
         last = rows >= n_rows or len(alive) == 1
         for i in alive:
-            value, state, seconds, error = _timed(
+            value, state, seconds, error = timed(
                 objective, points[i], n_rows=None if last else rows
             )
             record = records[i]
@@ -303,15 +321,16 @@ def run_search(
     *,
     direction: str,
     n_rows: int | None = None,
+    stepwise: Callable[[dict[str, Any]], Iterator[float]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run a random or Optuna search and return the best params and every trial.
+    """Run a random, Optuna or halving-grid search and return the best params and every trial.
 
     Parameters
     ----------
-    kind : {"random", "optuna"}
-        The estimator's ``search``.
+    kind : {"random", "optuna", "grid"}
+        The estimator's ``search`` (``grid`` only with ``config.halving``).
     config : SearchConfig
-        Fixed params, space, trial budget and seed.
+        Fixed params, space or grid, trial budget, seed, halving and pruning settings.
     objective : callable
         Takes a full parameter dict (fixed params and a sampled point), returns the primary
         metric on the validation split; may raise (the trial is then ``FAIL``). With halving it
@@ -320,6 +339,9 @@ def run_search(
         The primary metric's direction.
     n_rows : int or None, default=None
         Number of search training rows (needed with halving).
+    stepwise : callable or None, default=None
+        Needed with ``config.pruning``: takes a full parameter dict and yields the primary metric
+        on the validation split after each training epoch.
 
     Returns
     -------
@@ -328,7 +350,8 @@ def run_search(
     trials : list of dict
         One record per trial, in trial order: ``number``, ``params`` (the sampled point),
         ``value`` (None when it failed), ``state`` (``COMPLETE``/``FAIL``, ``PRUNED`` when halving
-        eliminated it), ``seconds``, ``error`` for failed trials, and ``rows``/``rounds`` with halving.
+        eliminated it or Optuna pruned it; its value is then the last one it reached), ``seconds``,
+        ``error`` for failed trials, ``rows``/``rounds`` with halving, ``epochs`` with pruning.
 
     Raises
     ------
@@ -339,23 +362,35 @@ def run_search(
     def full(point: dict[str, Any], **kwargs: Any) -> float:
         return objective({**config.fixed, **point}, **kwargs)
 
-    if kind == "random" and config.halving is not None:
-        if n_rows is None:
+    if kind == "grid" and config.halving is None:
+        raise ValueError("search 'grid' is a search run only with halving")
+    if kind in ("random", "grid"):
+        if kind == "grid":
+            points = grid_points(config.grid or {})
+        else:
+            points = sample_random(config.space, trials=config.trials, seed=config.seed)
+        if config.halving is None:
+            records = [record(i, point, timed(full, point)) for i, point in enumerate(points)]
+        elif n_rows is None:
             raise ValueError("successive halving needs n_rows, the number of search training rows")
-        points = sample_random(config.space, trials=config.trials, seed=config.seed)
-        records = _halving_trials(
-            points, full, factor=int(config.halving["factor"]), min_rows=int(config.halving["min_rows"]),
-            n_rows=n_rows, direction=direction,
-        )  # fmt: skip
-    elif kind == "random":
-        points = sample_random(config.space, trials=config.trials, seed=config.seed)
-        records = [_record(i, point, _timed(full, point)) for i, point in enumerate(points)]
+        else:
+            records = _halving_trials(
+                points, full, factor=int(config.halving["factor"]), min_rows=int(config.halving["min_rows"]),
+                n_rows=n_rows, direction=direction,
+            )  # fmt: skip
     elif kind == "optuna":
-        records = _optuna_trials(
-            config.space, full, trials=config.trials, seed=config.seed, direction=direction
-        )
+        from dbt_sweep._optuna import optuna_trials  # imports Optuna: only for Optuna searches
+
+        def steps(point: dict[str, Any]) -> Iterator[float]:
+            assert stepwise is not None
+            return stepwise({**config.fixed, **point})
+
+        records = optuna_trials(
+            config.space, full, trials=config.trials, seed=config.seed, direction=direction,
+            pruning=config.pruning, stepwise=steps if stepwise is not None else None,
+        )  # fmt: skip
     else:
-        raise ValueError(f"unknown search {kind!r}; expected 'random' or 'optuna'")
+        raise ValueError(f"unknown search {kind!r}; expected 'random', 'optuna' or 'grid'")
     best = best_trial(records, direction=direction)
     if best is None:
         first = records[0].get("error") if records else "no trials ran"

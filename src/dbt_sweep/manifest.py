@@ -1,7 +1,8 @@
 """Spec + per-group statistics -> manifest rows: one row per training run.
 
-A run is group x estimator x grid point, or group x estimator for a random or Optuna search
-(one run that tries ``trials`` configurations and keeps the best). The manifest carries no data: each row
+A run is group x estimator x grid point, or group x estimator for a random or Optuna search or a
+grid with successive halving (one run that tries ``trials`` configurations, or the grid's points,
+and keeps the best). The manifest carries no data: each row
 names its group, its estimator and parameters, and the work unit (group, shard)
 it is trained in; ``train_unit`` gets the group's rows once per unit.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dbt_sweep._search import decode, grid_points, halving_plan
 from dbt_sweep.spec import EstimatorSpec, KFoldSplit, SweepSpec, canonical_hash, spec_hash
 
 __all__ = [
@@ -76,24 +77,44 @@ def estimate_cost(estimator: str, params: Mapping[str, Any], *, n_rows: int, n_f
     return 1e-3 + 1e-7 * work
 
 
-def _grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
-    keys = sorted(grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
 def _run_params(est: EstimatorSpec) -> list[dict[str, Any]]:
     """Return the ``params`` of each run of one estimator.
 
     A grid gives one run per grid point; ``search: random`` or ``optuna`` gives one run that
-    carries the fixed params plus ``space``, ``trials`` and ``seed`` (see :mod:`dbt_sweep._search`).
+    carries the fixed params plus ``space``, ``trials``, ``seed`` and, when set, ``halving`` or
+    ``pruning``; a grid with ``halving`` gives one run that carries the fixed params plus ``grid``,
+    ``halving`` and ``seed`` (see :mod:`dbt_sweep._search`).
     """
+    if est.search == "grid" and est.halving is None:
+        return [{**est.params, **point} for point in grid_points(est.grid)]
+    search: dict[str, Any] = {"seed": est.seed}
     if est.search == "grid":
-        return [{**est.params, **point} for point in _grid_points(est.grid)]
-    space = {name: dim.to_json() for name, dim in est.space.items()}
-    search = {"space": space, "trials": est.trials, "seed": est.seed}
+        search["grid"] = {name: list(values) for name, values in est.grid.items()}
+    else:
+        search["space"] = {name: dim.to_json() for name, dim in est.space.items()}
+        search["trials"] = est.trials
     if est.halving is not None:
         search["halving"] = est.halving.model_dump()
+    if est.pruning is not None:
+        search["pruning"] = est.pruning.model_dump()
     return [{**est.params, **search}]
+
+
+def _run_cost(est: EstimatorSpec, params: Mapping[str, Any], spec: SweepSpec, *, n_rows: int, n_features: int) -> float:
+    """Estimated cost of one run: one fit, ``trials`` fits for a search, the rounds of a halving."""
+    one = estimate_cost(est.estimator, params, n_rows=n_rows, n_features=n_features)
+    if not est.searched:
+        return one
+    config = decode(params)
+    if config.halving is None:
+        return config.trials * one
+    # halving rounds fit on part of the search's training rows: the split's and the validation's
+    test_size = float(getattr(spec.split, "test_size", 0.0))
+    n_search = max(1, int(n_rows * (1 - test_size) ** 2))
+    rounds = halving_plan(
+        config.trials, factor=config.halving["factor"], min_rows=config.halving["min_rows"], n_rows=n_search
+    )
+    return sum(alive * estimate_cost(est.estimator, params, n_rows=rows, n_features=n_features) for alive, rows in rounds)
 
 
 def _plain(value: Any) -> Any:
@@ -105,15 +126,37 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _lpt(costs: list[float], n_shards: int) -> list[int]:
-    """Assign runs to shards largest-cost-first onto the lightest shard (LPT)."""
+def _lpt(costs: list[float], n_shards: int, spread: list[int]) -> list[int]:
+    """Assign runs to shards largest-cost-first onto the lightest shard (LPT).
+
+    Equal-cost runs would go round-robin in grid order, so a grid axis whose length divides the
+    shard count (two gammas, four shards) would put all its slow points in the same shards. They
+    are taken in an order that deals ``spread`` (a grid point's diagonal, see
+    :func:`_grid_spread`) modulo the shard count evenly, so every shard gets every value of every axis.
+    """
+    rank, seen = [], [0] * n_shards
+    for value in spread:
+        rank.append(seen[value % n_shards])
+        seen[value % n_shards] += 1
     heap = [(0.0, shard) for shard in range(n_shards)]
     out = [0] * len(costs)
-    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], rank[i], spread[i] % n_shards, i)):
         load, shard = heapq.heappop(heap)
         out[i] = shard
         heapq.heappush(heap, (load + costs[i], shard))
     return out
+
+
+def _grid_spread(est: EstimatorSpec, params: Mapping[str, Any]) -> int:
+    """The sum of a grid point's value positions along each axis (0 for search runs): points on
+    one diagonal differ in every axis, so dealing diagonals to shards mixes every axis."""
+    if est.search != "grid" or est.halving is not None:
+        return 0
+    # identity first: grid_points hands out the grid's own value objects (a NaN equals only itself)
+    return sum(
+        next((i for i, v in enumerate(values) if v is params[name] or v == params[name]), 0)
+        for name, values in est.grid.items()
+    )
 
 
 def build_manifest(
@@ -166,16 +209,14 @@ def build_manifest(
     elif spec.shards != "auto":
         per_group = int(spec.shards)
     n_shards = max(1, min(len(runs), per_group))
+    spread = [_grid_spread(est, params) for est, params in runs]
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for pos, group in enumerate(groups.to_dict("records")):
         n_rows = int(group["n_rows"])
         key_values = {col: _plain(group[col]) for col in spec.group_by}
-        costs = [
-            folds * (est.trials or 1) * estimate_cost(est.estimator, params, n_rows=n_rows, n_features=p)
-            for est, params in runs
-        ]
-        shards = _lpt(costs, n_shards)
+        costs = [folds * _run_cost(est, params, spec, n_rows=n_rows, n_features=p) for est, params in runs]
+        shards = _lpt(costs, n_shards, spread)
         for (est, params), cost, shard in zip(runs, costs, shards, strict=True):
             identity = {"group": key_values, "name": est.name, "estimator": est.estimator, "params": params}
             rows.append(

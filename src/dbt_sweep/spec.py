@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -30,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dbt_sweep import _metrics
-from dbt_sweep._pipeline import estimator_problems
+from dbt_sweep._pipeline import estimator_problems, import_estimator
 from dbt_sweep.exceptions import SpecProblem, SweepSpecError, problems_from_validation
 
 __all__ = ["SweepSpec", "TrackingSpec", "check_columns", "parse_spec", "spec_hash"]
@@ -138,15 +139,29 @@ class SpaceDim(_Spec):
 
 
 class HalvingSpec(_Spec):
-    """Successive halving for ``search: random``: every configuration starts on ``min_rows`` training
-    rows; each round keeps the best ``1/factor`` and gives them ``factor`` times the rows."""
+    """Successive halving for ``search: random`` or ``grid``: every configuration starts on ``min_rows``
+    training rows; each round keeps the best ``1/factor`` and gives them ``factor`` times the rows."""
 
     factor: builtins.int = Field(3, ge=2, description="an int >= 2")
     min_rows: builtins.int = Field(30, ge=2, description="an int >= 2")
 
 
+class PruningSpec(_Spec):
+    """Optuna pruning for ``search: optuna`` on an estimator with ``partial_fit``.
+
+    Each trial trains ``epochs`` passes of ``partial_fit``, reports the primary metric on the
+    validation split after each, and stops when the pruner says so. ``warmup``: epochs every trial
+    trains before it can be pruned (the median pruner's ``n_warmup_steps``; the halving pruners'
+    ``min_resource``, at least 1).
+    """
+
+    pruner: Literal["median", "hyperband", "successive_halving"] = "median"
+    epochs: builtins.int = Field(20, ge=1, description="an int >= 1")
+    warmup: builtins.int = Field(0, ge=0, description="an int >= 0")
+
+
 #: Keys a search run's manifest ``params`` carries besides the fixed parameters.
-SEARCH_KEYS = ("space", "trials", "seed", "halving")
+SEARCH_KEYS = ("space", "trials", "seed", "halving", "grid", "pruning")
 
 
 class EstimatorSpec(_Spec):
@@ -161,12 +176,18 @@ class EstimatorSpec(_Spec):
     trials: Annotated[builtins.int, Field(ge=1)] | None = Field(None, description="an int >= 1")
     seed: builtins.int = 0
     halving: HalvingSpec | None = None
+    pruning: PruningSpec | None = None
 
     @model_validator(mode="after")
     def _default_name(self) -> EstimatorSpec:
         if self.name is None:
             self.name = self.estimator.rpartition(".")[2].lower()
         return self
+
+    @property
+    def searched(self) -> bool:
+        """Whether the estimator is one search run per group (random, optuna, or a grid with halving)."""
+        return self.search != "grid" or self.halving is not None
 
 
 # pydantic warns that `register` shadows ABCMeta.register of BaseModel's metaclass; the spec never
@@ -213,6 +234,11 @@ class SweepSpec(_Spec):
     allowed_modules: Annotated[list[Column], Field(min_length=1)] = ["sklearn."]
     shards: Literal["auto"] | Annotated[int, Field(ge=1)] = Field("auto", description="'auto' or an int >= 1")
     tracking: TrackingSpec = TrackingSpec()
+    store_models: Literal["best", "all"] | None = Field(
+        None,
+        description="'best' (each group's winner) or 'all' (every ok run); "
+        "default: 'all' when tracking.log_models is 'all', else 'best'",
+    )
 
     @field_validator("group_by", mode="before")
     @classmethod
@@ -241,12 +267,27 @@ class SweepSpec(_Spec):
             shape = _search_problems(self, est, key=f"sweep.estimators[{i}]")
             problems += shape
             if not shape:
-                problems += estimator_problems(
+                found = estimator_problems(
                     est, key=f"sweep.estimators[{i}]", allowed=self.allowed_modules, task=self.task
                 )
+                problems += found or _pruning_problems(est, key=f"sweep.estimators[{i}]")
+        problems += self._store_models_problems()
         if problems:
             raise _problems_error(problems)
         return self
+
+    def _store_models_problems(self) -> list[SpecProblem]:
+        """Resolve ``store_models``: the models MLflow logs are the stored ones."""
+        logs_all = self.tracking.enabled and self.tracking.log_models == "all"
+        if self.store_models is None:
+            self.store_models = "all" if logs_all else "best"
+        elif self.store_models == "best" and logs_all:
+            detail = (
+                "must be 'all' when sweep.tracking.log_models is 'all': MLflow logs the stored models. "
+                "Got 'best' instead; set store_models: all, or log_models: best."
+            )
+            return [SpecProblem("sweep.store_models", detail)]
+        return []
 
     @cached_property
     def primary_direction(self) -> Literal["minimize", "maximize"]:
@@ -314,13 +355,30 @@ def _column_problems(spec: SweepSpec) -> list[SpecProblem]:
 
 
 def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[SpecProblem]:
-    """Check that ``grid``/``space``/``trials`` fit the estimator's ``search`` and each range is sound."""
+    """Check that ``grid``/``space``/``trials``/``halving``/``pruning`` fit the estimator's ``search``."""
     problems: list[SpecProblem] = []
-    if est.halving is not None and est.search != "random":
+    if est.pruning is not None and est.search != "optuna":
+        problems.append(
+            SpecProblem(
+                f"{key}.pruning",
+                f"is only implemented for search: optuna. Got search {est.search!r} instead; "
+                f"set {key}.search: optuna or remove {key}.pruning.",
+            )
+        )
+    if est.pruning is not None and est.pruning.warmup >= est.pruning.epochs:
+        problems.append(
+            SpecProblem(
+                f"{key}.pruning.warmup",
+                f"must be less than {key}.pruning.epochs ({est.pruning.epochs}), or no trial can be pruned. "
+                f"Got {est.pruning.warmup} instead.",
+            )
+        )
+    if est.halving is not None and est.search == "optuna":
         problems.append(
             SpecProblem(
                 f"{key}.halving",
-                f"is only implemented for search: random. Got search {est.search!r} instead; remove it.",
+                f"is only implemented for search: random or grid. Got search 'optuna' instead; "
+                f"remove it (Optuna stops trials early with {key}.pruning).",
             )
         )
     if est.search == "grid":
@@ -333,6 +391,17 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
                         f"set {key}.search or remove {key}.{part}.",
                     )
                 )
+        if est.halving is not None:
+            points = math.prod(len(values) for values in est.grid.values())
+            if points < 2:
+                problems.append(
+                    SpecProblem(
+                        f"{key}.grid",
+                        f"must have at least 2 points with {key}.halving (halving picks among the grid's "
+                        f"configurations). Got {points} point(s) instead; add values or remove {key}.halving.",
+                    )
+                )
+            problems += _search_unit_problems(spec, est, key=key, where=f"{key}.halving")
         return problems
     if est.grid:
         problems.append(
@@ -347,18 +416,7 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
             problems.append(
                 SpecProblem(f"{key}.{part}", f"is required with search {est.search!r} but missing; add it.")
             )
-    if isinstance(spec.split, KFoldSplit):
-        problems.append(
-            SpecProblem(
-                f"{key}.search",
-                f"is {est.search!r}, which needs a random or time split (trials are scored on a validation "
-                f"split carved from the training rows). Got sweep.split.kind 'kfold' instead.",
-            )
-        )
-    for name in sorted(set(est.params) & set(SEARCH_KEYS)):
-        problems.append(
-            SpecProblem(f"{key}.params.{name}", f"is reserved with search {est.search!r}; it cannot be a fixed param.")
-        )
+    problems += _search_unit_problems(spec, est, key=key, where=f"{key}.search")
     for name, dim in est.space.items():
         where = f"{key}.space.{name}"
         kind = dim.kind()
@@ -382,6 +440,44 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
                 SpecProblem(f"{where}.{kind}", f"must have low > 0 with log: true. Got {[low, high]!r} instead.")
             )
     return problems
+
+
+def _search_unit_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str, where: str) -> list[SpecProblem]:
+    """A search run needs a validation split carved from one training split, and reserves its keys."""
+    problems = []
+    if isinstance(spec.split, KFoldSplit):
+        what = f"is {est.search!r}, which" if where.endswith(".search") else "is set, which"
+        problems.append(
+            SpecProblem(
+                where,
+                f"{what} needs a random or time split (trials are scored on a validation "
+                f"split carved from the training rows). Got sweep.split.kind 'kfold' instead.",
+            )
+        )
+    kind = "halving" if est.search == "grid" else f"search {est.search!r}"
+    for name in sorted(set(est.params) & set(SEARCH_KEYS)):
+        problems.append(
+            SpecProblem(f"{key}.params.{name}", f"is reserved with {kind}; it cannot be a fixed param.")
+        )
+    return problems
+
+
+def _pruning_problems(est: EstimatorSpec, *, key: str) -> list[SpecProblem]:
+    """Pruning trains each trial epoch by epoch with ``partial_fit``: the estimator must have it."""
+    if est.pruning is None:
+        return []
+    instance = import_estimator(est.estimator)(**est.params)
+    if hasattr(instance, "partial_fit"):
+        return []
+    name = type(instance).__name__
+    return [
+        SpecProblem(
+            f"{key}.pruning",
+            f"needs an estimator with partial_fit (each trial trains epoch by epoch). Got estimator "
+            f"{est.estimator!r} instead, and {name} has no partial_fit; use one that has "
+            f"(SGDRegressor, SGDClassifier, MLPRegressor, MLPClassifier, Perceptron, ...) or remove {key}.pruning.",
+        )
+    ]
 
 
 def _metric_problems(spec: SweepSpec) -> list[SpecProblem]:

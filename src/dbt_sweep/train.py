@@ -21,7 +21,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from dbt_sweep._metrics import compute_metrics
 from dbt_sweep._pipeline import build_pipeline
-from dbt_sweep._search import SearchError, decode, run_search, validation_split
+from dbt_sweep._search import SearchError, is_search_run
+from dbt_sweep._search_fit import fit_epochs, search_params
 from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_stats
 from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import KFoldSplit, RandomSplit, SweepSpec, TimeSplit
@@ -103,6 +104,9 @@ class _Group:
     order: np.ndarray | None = None  # time splits: row positions in time order
     n_train: int = field(init=False)
     n_test: int = field(init=False)
+    # Fitted preprocessing steps and the rows they output, per set of training rows: they depend on
+    # the rows only, never on the estimator, so every run of the unit shares them (see _fit).
+    preprocessed: dict[bytes, tuple[list[tuple[str, Any]], Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.n_train = len(self.y) if self.refit else len(self.splits[0][0])
@@ -226,6 +230,31 @@ def holdout_rows(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     return frame.iloc[group.splits[0][1]].reset_index(drop=True)
 
 
+_MAX_PREPROCESSED = 16  # row sets kept per unit (search trials and halving rounds add some)
+
+
+def _fit(pipe: Any, group: _Group, train: np.ndarray) -> None:
+    """Fit ``pipe`` on the rows ``train``, reusing the unit's fitted preprocessing for those rows.
+
+    Equivalent to ``pipe.fit(X[train], y[train])``: the preprocessing steps are built from the
+    spec and the group alone, so the first run on a set of rows fits them and later runs on the
+    same rows take the fitted steps (shared objects, never refitted) and fit only the estimator.
+    """
+    key = train.tobytes()
+    cached = group.preprocessed.get(key)
+    if cached is None:
+        X = group.X.iloc[train]
+        steps = pipe.steps[:-1]
+        for _, step in steps:
+            X = step.fit_transform(X, group.y[train])
+        if len(group.preprocessed) >= _MAX_PREPROCESSED:
+            group.preprocessed.clear()
+        cached = group.preprocessed[key] = (steps, X)
+    steps, X = cached
+    pipe.steps[:-1] = steps
+    pipe.steps[-1][1].fit(X, group.y[train])
+
+
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
 
@@ -239,19 +268,23 @@ def _run(
     try:
         params = json.loads(row["params"])
 
-        def fit(train: np.ndarray, params: dict[str, Any]) -> Any:
+        def fit(train: np.ndarray, params: dict[str, Any], epochs: int | None = None) -> Any:
             pipe = build_pipeline(
                 row["estimator"], params, spec.preprocessing, task=spec.task,
                 numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
             )  # fmt: skip
             start = time.perf_counter()
-            pipe.fit(group.X.iloc[train], group.y[train])
+            if epochs is None:
+                _fit(pipe, group, train)
+            else:  # the winner of a pruned search trains as its trials did: epoch by epoch
+                fit_epochs(pipe, group.X.iloc[train], group.y[train], epochs=epochs, classes=group.classes)
             timing["fit_seconds"] += time.perf_counter() - start
             return pipe
 
-        if row.get("search") in ("random", "optuna"):
+        epochs = None
+        if is_search_run(str(row.get("search")), params):
             try:
-                params, trials = _search_params(row, params, group, spec, fit)
+                params, trials, epochs = search_params(row, params, group, spec, fit, timing)
             except SearchError as exc:  # keep the failed trials in the output
                 extra = {"trials": json.dumps(exc.records, default=str)}
                 raise
@@ -259,7 +292,7 @@ def _run(
 
         folds = []
         for train, test in group.splits:
-            pipe = fit(train, params)
+            pipe = fit(train, params, epochs)
             start = time.perf_counter()
             metrics = spec.metrics or []
             folds.append(compute_metrics(pipe, group.X.iloc[test], group.y[test], metrics, classes=group.classes))
@@ -267,64 +300,87 @@ def _run(
         if group.refit:  # k-fold: metrics are the fold means; the stored model sees every row
             pipe = fit(np.arange(len(group.y)), params)
         scores = {name: float(np.mean([fold[name] for fold in folds])) for name in folds[0]}
-        model = dump_model(pipe)
     except Exception as exc:  # one run's failure must not lose the others
         if raise_errors:
             raise
         return {"status": "failed", "error": _error(exc), **timing, **extra}
     return {
         "status": "ok", **extra, **scores, "primary_metric": scores[str(spec.primary_metric)],
-        "n_train": group.n_train, "n_test": group.n_test, **timing, "model": model,
+        "n_train": group.n_train, "n_test": group.n_test, **timing, "pipeline": pipe,
     }  # fmt: skip
 
 
-def _search_params(
-    row: Mapping[str, Any], params: dict[str, Any], group: _Group, spec: SweepSpec, fit: Any
-) -> tuple[dict[str, Any], str]:
-    """Run a search run's trials on a validation split carved from the training rows.
+class _ModelStore:
+    """Serialise a unit's fitted pipelines into the ``model`` column as ``spec.store_models`` asks.
 
-    Returns the best params (fixed params merged with the best trial's point) and the trials as
-    a JSON array. The test rows are never seen: trials fit on the training rows minus the
-    validation rows and are scored on the validation rows with the primary metric.
+    ``all``: every ``ok`` run, as soon as it is scored. ``best``: only the unit's best ``ok`` run
+    (primary metric in its direction, ties to the smallest run_key, as ``sweep_best_models``
+    ranks), holding one pipeline at a time. A group's winner is the best of its units' bests, so
+    its bytes are always stored. A pipeline skops cannot serialise fails its run.
     """
-    config = decode(params)
-    primary = str(spec.primary_metric)
-    train = group.splits[0][0]  # k-fold is rejected with a search by the spec
-    stratify = spec.task == "classification" and bool(getattr(spec.split, "stratify", False))
-    inner, val = validation_split(
-        train, size=spec.split.test_size, seed=config.seed, y=group.y, stratify=stratify, order=group.order
-    )
 
-    # halving rounds fit on a prefix of the search training rows in a seeded order
-    shuffled = np.random.default_rng(config.seed).permutation(inner)
+    def __init__(self, spec: SweepSpec, *, raise_errors: bool) -> None:
+        self.keep_all = spec.store_models == "all"
+        self.sign = -1.0 if spec.primary_direction == "maximize" else 1.0
+        self.raise_errors = raise_errors
+        self.best: tuple[tuple[float, str], dict[str, Any], Any] | None = None
 
-    def objective(candidate: dict[str, Any], n_rows: int | None = None) -> float:
-        pipe = fit(inner if n_rows is None else np.sort(shuffled[:n_rows]), candidate)
-        return compute_metrics(pipe, group.X.iloc[val], group.y[val], [primary], classes=group.classes)[primary]
+    def add(self, result: dict[str, Any], run_key: str) -> None:
+        pipe = result.pop("pipeline", None)
+        if pipe is None:
+            return
+        if self.keep_all:
+            self._dump(result, pipe)
+            return
+        rank = (self.sign * float(result["primary_metric"]), run_key)
+        if math.isnan(rank[0]):  # never a winner in sweep_best_models either
+            return
+        if self.best is None or rank < self.best[0]:
+            self.best = (rank, result, pipe)
 
-    best, records = run_search(
-        str(row["search"]), config, objective, direction=spec.primary_direction, n_rows=len(inner)
-    )
-    return best, json.dumps(records, default=str)
+    def finish(self) -> None:
+        if self.best is not None:
+            self._dump(self.best[1], self.best[2])
+            self.best = None
+
+    def _dump(self, result: dict[str, Any], pipe: Any) -> None:
+        try:
+            result["model"] = dump_model(pipe)
+        except Exception as exc:
+            if self.raise_errors:
+                raise
+            result.update(status="failed", error=f"the fitted model cannot be serialised: {_error(exc)}")
 
 
 def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpec, now: pd.Timestamp) -> pd.DataFrame:
-    """Assemble the output: manifest identity columns, then the results, with fixed dtypes."""
-    out = manifest[["run_key", *spec.group_by, *_PASSTHROUGH]].reset_index(drop=True)
-    out[WORK_UNIT_SHARD_COLUMN] = out[WORK_UNIT_SHARD_COLUMN].astype("int32")
-    body = pd.DataFrame(results, index=out.index)
-    if "params" in body:  # search runs: the best params replace the manifest's search settings
-        out["params"] = body["params"].where(body["params"].notna(), out["params"])
+    """Assemble the output: manifest identity columns, then the results, with fixed dtypes.
+
+    Built column by column into one dict and one DataFrame: per-column assignment on a frame
+    costs more than training a small unit's runs.
+    """
+    n = len(manifest)
+    columns: dict[str, Any] = {
+        name: manifest[name].to_numpy() for name in ["run_key", *spec.group_by, *_PASSTHROUGH]
+    }
+    columns[WORK_UNIT_SHARD_COLUMN] = columns[WORK_UNIT_SHARD_COLUMN].astype("int32")
+    searched = [result.get("params") for result in results]
+    if any(value is not None for value in searched):  # search runs: the best params replace the space
+        columns["params"] = np.array(
+            [found if found is not None else given for found, given in zip(searched, columns["params"], strict=True)],
+            dtype=object,
+        )
     for name, kind in run_columns(spec)[len(_HEAD) - 1 :]:
         if name == "trained_at":
-            out[name] = pd.Series(now, index=out.index, dtype="datetime64[ns, UTC]")
+            columns[name] = pd.Series(now, index=range(n), dtype="datetime64[ns, UTC]")
             continue
-        values = body[name] if name in body else pd.Series(None, index=out.index, dtype=object)
+        values = [result.get(name) for result in results]
         if kind in ("string", "binary"):
-            out[name] = values.astype(object).where(values.notna(), None)
+            columns[name] = np.array(values, dtype=object) if n else np.array([], dtype=object)
+        elif kind == "bigint":
+            columns[name] = pd.array(values, dtype="Int64")
         else:
-            out[name] = values.astype(_PANDAS[kind])
-    return out
+            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=_PANDAS[kind])
+    return pd.DataFrame(columns, index=range(n))
 
 
 def train_unit(
@@ -383,7 +439,12 @@ def train_unit(
         if raise_errors:
             raise
         return _frame(manifest, [{"status": "failed", "error": _error(exc)}] * len(manifest), spec, now)
-    results = [_run(row, group, spec, raise_errors=raise_errors) for row in manifest.to_dict("records")]
+    store = _ModelStore(spec, raise_errors=raise_errors)
+    results = []
+    for row in manifest.to_dict("records"):
+        results.append(_run(row, group, spec, raise_errors=raise_errors))
+        store.add(results[-1], str(row["run_key"]))
+    store.finish()
     return _frame(manifest, results, spec, now)
 
 
