@@ -17,12 +17,20 @@ from typing import Any
 
 import pandas as pd
 
+from dbt_sweep._tracking_trials import (
+    TRIALS_TABLE,
+    table_tag,
+    trial_history,
+    trial_records,
+    trials_table,
+)
+
 __all__ = [
     "TrackingContext",
     "child_run_payload",
     "log_child_runs",
-    "log_sklearn_model",
     "run_identity",
+    "set_tag",
     "track_unit",
 ]
 
@@ -30,6 +38,7 @@ __all__ = [
 _MAX_TAG = 5000
 _MAX_PARAM = 6000
 _TIMINGS = ("n_train", "n_test", "fit_seconds", "score_seconds")
+HAS_MODEL_TAG = "dbt_sweep.has_model"  # a child run whose model is logged (reused runs keep it)
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -57,6 +66,12 @@ class TrackingContext:
     existing : mapping of str to tuple of (str, bool)
         ``run_key:data_fingerprint`` -> (run id, has a logged model) of FINISHED child runs of
         earlier builds, from one search on the driver (empty with ``rerun: true``).
+    primary_direction : {"minimize", "maximize"}, default="minimize"
+        How the primary metric ranks runs (which run of a group wins).
+    whole_groups : bool, default=False
+        Every work unit is a whole group (no shards): a unit sees all runs of its group, so the
+        worker can log the group's winner model itself, overlapped with training (see
+        :attr:`models_on_workers`).
     """
 
     uri: str
@@ -72,6 +87,23 @@ class TrackingContext:
     metrics: Sequence[str]
     common_tags: Mapping[str, str] = field(default_factory=dict)
     existing: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    primary_direction: str = "minimize"
+    whole_groups: bool = False
+
+    @property
+    def models_on_workers(self) -> bool:
+        """Whether Spark workers log the models, overlapped with training, instead of the driver
+        after it. Workers see one unit: they know its winner only when the unit is a whole group
+        (``log_models: best``, or ``all`` with ``register: true``, which registers winners). The
+        driver logs everything at ``level: groups``, whose group runs exist only after training."""
+        if self.log_models == "none" or self.level == "groups":
+            return False
+        return self.whole_groups or (self.log_models == "all" and not self.register)
+
+    @property
+    def logs_on_workers(self) -> bool:
+        """Whether the training closure calls :func:`track_unit` at all."""
+        return self.level == "runs" or self.models_on_workers
 
 
 def run_identity(run_key: str, data_fingerprint: str) -> str:
@@ -97,7 +129,9 @@ def child_run_payload(row: Mapping[str, Any], ctx: TrackingContext) -> dict[str,
     Returns
     -------
     dict
-        ``name``, ``tags``, ``params``, ``metrics`` (NaN/None metrics are left out).
+        ``name``, ``tags``, ``params``, ``metrics`` (NaN/None metrics are left out), ``history``
+        (``(key, value, step)`` metric points: a search run's ``trial_value`` per trial) and
+        ``tables`` (artifact name -> JSON table: a search run's ``trials.json``).
 
     Examples
     --------
@@ -131,12 +165,19 @@ def child_run_payload(row: Mapping[str, Any], ctx: TrackingContext) -> dict[str,
     }
     if row.get("error"):
         tags["error"] = str(row["error"])[:_MAX_TAG]
+    trials = trial_records(row.get("trials"))
+    tables = {TRIALS_TABLE: trials_table(trials, run_key=str(row["run_key"]))} if trials else {}
+    if trials:
+        metrics["n_trials"] = float(len(trials))
+        tags.update(table_tag(tables))
     name = "-".join([str(row["estimator_name"]), *map(str, groups.values()), str(row["run_key"])[:8]])
     return {
         "name": name,
         "tags": tags,
         "params": {str(k): json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()},
         "metrics": metrics,
+        "history": trial_history(trials),
+        "tables": tables,
     }
 
 
@@ -147,17 +188,46 @@ def client(uri: str) -> Any:
         if uri not in _CLIENTS:
             from mlflow import MlflowClient
 
-            _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
+            mlflow_client = MlflowClient(tracking_uri=uri)
+            if uri.startswith("sqlite:"):
+                _sqlite_wal(mlflow_client._tracking_client.store.engine)
+            _CLIENTS[uri] = mlflow_client
         return _CLIENTS[uri]
+
+
+def _sqlite_wal(engine: Any) -> None:
+    """Commit to a SQLite store in WAL mode without an fsync per transaction.
+
+    In SQLite's default rollback-journal mode every commit syncs the journal and the database:
+    22.7 ms a commit measured here, more than the whole budget of a child run (issue #4: 15 ms) and a
+    quarter of a logged model's. WAL with ``synchronous=NORMAL`` commits in 1.8 ms; the database
+    stays consistent after a crash, the last transactions may be lost on power failure (SQLite's
+    "WAL mode is always consistent with synchronous=NORMAL"). WAL also lets readers (``mlflow ui``)
+    run while workers write. MLflow's own bulk migration (``mlflow.store.fs2db``) writes SQLite in
+    WAL mode too. The journal mode is stored in the file; the sync level is per connection, hence
+    the listener, and the pool is emptied so no connection opened before keeps the default.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()
 
 
 def write_runs(ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]) -> list[str]:
     """Create FINISHED runs in the experiment, in one transaction when the store is a database.
 
     MLflow has no multi-run batch call: through the client a run costs create + log_batch +
-    set_terminated, ~20 ms of ORM work on a SQLite store. For SQLAlchemy stores we add the same ORM
-    rows MLflow's ``SqlAlchemyStore.create_run`` / ``log_batch`` add, for all of a unit's runs in one
-    session (~1-2 ms a run); any other store (a tracking server) goes through the public client.
+    set_terminated, ~20 ms of ORM work on a SQLite store. For SQLAlchemy stores we insert the rows
+    MLflow's ``SqlAlchemyStore.create_run`` / ``log_batch`` insert (runs, tags, params, metrics,
+    latest metrics) for all of a unit's runs in one transaction, one multi-row INSERT per table;
+    any other store (a tracking server) goes through the public client. A payload's ``tables`` are
+    written as artifacts after the runs exist.
     """
     if not payloads:
         return []
@@ -165,9 +235,18 @@ def write_runs(ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]) -> l
     store = mlflow_client._tracking_client.store
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    if isinstance(store, SqlAlchemyStore):
-        return _write_runs_sql(store, ctx, payloads)
-    return [_write_run_client(mlflow_client, ctx, payload) for payload in payloads]
+    if not isinstance(store, SqlAlchemyStore):
+        return [_write_run_client(mlflow_client, ctx, payload) for payload in payloads]
+    ids = _write_runs_sql(store, ctx, payloads)
+    for run_id, payload in zip(ids, payloads, strict=True):
+        if payload.get("tables"):
+            _write_tables(ctx, run_id, payload["tables"])
+    return ids
+
+
+def _metric_points(payload: Mapping[str, Any]) -> list[tuple[str, float, int]]:
+    """Every metric point of a payload: its metrics at step 0, then its ``history``."""
+    return [(k, float(v), 0) for k, v in payload["metrics"].items()] + list(payload.get("history", ()))
 
 
 def _write_run_client(mlflow_client: Any, ctx: TrackingContext, payload: Mapping[str, Any]) -> str:
@@ -178,9 +257,11 @@ def _write_run_client(mlflow_client: Any, ctx: TrackingContext, payload: Mapping
     run_id = run.info.run_id
     mlflow_client.log_batch(
         run_id,
-        metrics=[Metric(k, v, now, 0) for k, v in payload["metrics"].items()],
+        metrics=[Metric(k, v, now, step) for k, v, step in _metric_points(payload)],
         params=[Param(k, v[:_MAX_PARAM]) for k, v in payload["params"].items()],
     )
+    for name, text in payload.get("tables", {}).items():
+        mlflow_client.log_text(run_id, text, name)
     mlflow_client.set_terminated(run_id, "FINISHED")
     return str(run_id)
 
@@ -196,43 +277,57 @@ def _write_runs_sql(store: Any, ctx: TrackingContext, payloads: Sequence[Mapping
     )
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME, MLFLOW_USER
     from mlflow.utils.uri import append_to_uri_path
+    from sqlalchemy import insert
 
     user = ctx.common_tags.get(MLFLOW_USER, "")
     now = int(time.time() * 1000)
     ids: list[str] = []
+    rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in (SqlRun, SqlTag, SqlParam, SqlMetric, SqlLatestMetric)}
+    for payload in payloads:
+        run_id = uuid.uuid4().hex
+        ids.append(run_id)
+        rows[SqlRun].append(
+            {
+                "run_uuid": run_id, "name": payload["name"], "experiment_id": int(ctx.experiment_id),
+                "artifact_uri": append_to_uri_path(ctx.artifact_location, run_id, "artifacts"),
+                "source_type": SourceType.to_string(SourceType.UNKNOWN), "source_name": "",
+                "entry_point_name": "", "user_id": user, "status": RunStatus.to_string(RunStatus.FINISHED),
+                "start_time": now, "end_time": now, "deleted_time": None, "source_version": "",
+                "lifecycle_stage": LifecycleStage.ACTIVE,
+            }
+        )  # fmt: skip
+        tags = {**payload["tags"], MLFLOW_RUN_NAME: payload["name"]}
+        rows[SqlTag] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()]
+        rows[SqlParam] += [{"run_uuid": run_id, "key": k, "value": v[:_MAX_PARAM]} for k, v in payload["params"].items()]
+        latest: dict[str, dict[str, Any]] = {}
+        for key, value, step in _metric_points(payload):
+            point = {"run_uuid": run_id, "key": key, "value": value, "timestamp": now, "step": step, "is_nan": False}
+            rows[SqlMetric].append(point)
+            if key not in latest or step >= latest[key]["step"]:  # MLflow's rule: the largest step wins
+                latest[key] = point
+        rows[SqlLatestMetric] += latest.values()
     with store.ManagedSessionMaker(read_only=False) as session:
-        for payload in payloads:
-            run_id = uuid.uuid4().hex
-            run = SqlRun(
-                name=payload["name"],
-                artifact_uri=append_to_uri_path(ctx.artifact_location, run_id, "artifacts"),
-                run_uuid=run_id,
-                experiment_id=int(ctx.experiment_id),
-                source_type=SourceType.to_string(SourceType.UNKNOWN),
-                source_name="",
-                entry_point_name="",
-                user_id=user,
-                status=RunStatus.to_string(RunStatus.FINISHED),
-                start_time=now,
-                end_time=now,
-                deleted_time=None,
-                source_version="",
-                lifecycle_stage=LifecycleStage.ACTIVE,
-            )
-            tags = {**payload["tags"], MLFLOW_RUN_NAME: payload["name"]}
-            run.tags = [SqlTag(key=k, value=v) for k, v in tags.items()]
-            run.params = [SqlParam(key=k, value=v[:_MAX_PARAM]) for k, v in payload["params"].items()]
-            run.metrics = [
-                SqlMetric(key=k, value=v, timestamp=now, step=0, is_nan=False)
-                for k, v in payload["metrics"].items()
-            ]
-            run.latest_metrics = [
-                SqlLatestMetric(key=k, value=v, timestamp=now, step=0, is_nan=False)
-                for k, v in payload["metrics"].items()
-            ]
-            session.add(run)
-            ids.append(run_id)
+        for table, values in rows.items():  # runs first: the others reference them
+            if values:
+                session.execute(insert(table.__table__), values)
     return ids
+
+
+def _write_tables(ctx: TrackingContext, run_id: str, tables: Mapping[str, str]) -> None:
+    """Write table artifacts straight into the run's artifact store (no run lookup: the run was just
+    created with a known artifact URI)."""
+    import tempfile
+    from pathlib import Path
+
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.utils.uri import append_to_uri_path
+
+    repo = get_artifact_repository(append_to_uri_path(ctx.artifact_location, run_id, "artifacts"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in tables.items():
+            path = Path(tmp) / name
+            path.write_text(text)
+            repo.log_artifact(str(path))
 
 
 def log_child_runs(result: pd.DataFrame, fingerprints: Sequence[str], ctx: TrackingContext) -> list[str]:
@@ -264,79 +359,14 @@ def log_child_runs(result: pd.DataFrame, fingerprints: Sequence[str], ctx: Track
     return [str(run_id) for run_id in ids]
 
 
-def pip_requirements() -> list[str]:
-    """The environment a logged model needs, stated, so MLflow never infers it (seconds per model)."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
-
-
-def log_sklearn_model(
-    uri: str,
-    run_id: str,
-    blob: bytes,
-    *,
-    name: str,
-    example: pd.DataFrame,
-    registered_name: str | None = None,
-) -> str:
-    """Log a fitted pipeline as an MLflow sklearn model (skops format) into an existing run.
-
-    Parameters
-    ----------
-    uri : str
-        Tracking URI.
-    run_id : str
-        The run that owns the model.
-    blob : bytes
-        The fitted pipeline's skops bytes, as stored in the table; loaded with
-        :func:`dbt_sweep.serialize.load_model` (sklearn, numpy and scipy types only).
-    name : str
-        The model's name within the run.
-    example : DataFrame
-        A few feature rows: the input example and, with the predictions, the signature.
-    registered_name : str or None, default=None
-        Register the model as a new version of this registered model.
-
-    Returns
-    -------
-    str
-        The model URI (``models:/<model id>``).
-    """
-    import mlflow
-    import mlflow.sklearn
-    import skops.io as sio
-    from mlflow.models import infer_signature
-
-    from dbt_sweep.serialize import load_model
-
-    model = load_model(blob)  # raises unless every type is from the allowed modules
-    client(uri)  # creates the store once per process
-    mlflow.set_tracking_uri(uri)
-    signature = infer_signature(example, model.predict(example))
-    info = mlflow.sklearn.log_model(
-        model,
-        name=name,
-        run_id=run_id,
-        serialization_format="skops",
-        signature=signature,
-        input_example=example,
-        pip_requirements=pip_requirements(),
-        registered_model_name=registered_name,
-        await_registration_for=0,
-        # load_model above vetted these (e.g. sklearn.tree._tree.Tree); MLflow re-checks on save.
-        skops_trusted_types=sio.get_untrusted_types(data=blob),
-    )
-    return str(info.model_uri)
-
-
 def track_unit(
     result: pd.DataFrame,
     fingerprints: Sequence[str],
     examples: pd.DataFrame,
     ctx: TrackingContext,
 ) -> list[str | None]:
-    """Worker side of ``level: runs``: the unit's child runs, and its models with ``log_models: all``.
+    """Worker side of tracking: the unit's child runs (``level: runs``) and, when
+    :attr:`TrackingContext.models_on_workers`, its models, while other units still train.
 
     Parameters
     ----------
@@ -351,24 +381,26 @@ def track_unit(
     Returns
     -------
     list of str or None
-        The child run id of each row; all None when logging failed with ``on_error: warn``.
+        The child run id of each row (all None at ``level: sweep``, where the driver fills in the
+        parent run, and when logging failed with ``on_error: warn``).
 
     Raises
     ------
     TrackingError
         Logging failed and ``on_error`` is ``fail``.
     """
+    from dbt_sweep._tracking_models import log_unit_models
     from dbt_sweep.exceptions import TrackingError
 
     try:
-        ids = log_child_runs(result, fingerprints, ctx)
-        if ctx.log_models == "all":
-            for run_id, fingerprint, row in zip(ids, fingerprints, result.to_dict("records"), strict=True):
-                known = ctx.existing.get(run_identity(row["run_key"], fingerprint))
-                if row["status"] != "ok" or row["model"] is None or (known and known[1]):
-                    continue
-                log_sklearn_model(ctx.uri, run_id, bytes(row["model"]), name="model", example=examples)
-                client(ctx.uri).set_tag(run_id, "dbt_sweep.has_model", "true")
+        ids: list[str | None] = [None] * len(result)
+        if ctx.level == "runs":
+            ids = list(log_child_runs(result, fingerprints, ctx))
+        if ctx.models_on_workers:
+            rows = result.assign(data_fingerprint=list(fingerprints), mlflow_run_id=ids)
+            with_model = log_unit_models(client(ctx.uri), rows, examples, ctx)
+            if ctx.level == "runs":
+                set_tag(ctx, with_model, HAS_MODEL_TAG, "true")
     except Exception as exc:
         model = ctx.common_tags.get("dbt_sweep.model", "?")
         error = TrackingError(ctx.uri, "logging child runs on a Spark worker", exc, model=model)
@@ -378,4 +410,23 @@ def track_unit(
 
         get_logger().warning(f"{error} Continuing without tracking for this unit.")
         return [None] * len(result)
-    return list(ids)
+    return ids
+
+
+def set_tag(ctx: TrackingContext, run_ids: Sequence[str], key: str, value: str) -> None:
+    """Set one tag on many runs: one transaction on a database store."""
+    if not run_ids:
+        return
+    mlflow_client = client(ctx.uri)
+    store = mlflow_client._tracking_client.store
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    if not isinstance(store, SqlAlchemyStore):
+        for run_id in run_ids:
+            mlflow_client.set_tag(run_id, key, value)
+        return
+    from mlflow.store.tracking.dbmodels.models import SqlTag
+
+    with store.ManagedSessionMaker(read_only=False) as session:
+        for run_id in run_ids:
+            session.merge(SqlTag(run_uuid=run_id, key=key, value=value))

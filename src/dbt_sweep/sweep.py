@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -156,6 +157,8 @@ def sweep_runs(
         sweep, model=model, unique_id=node["unique_id"], target=node["target"],
         project_dir=node["project_dir"], invocation_id=_spark.dbt_invocation_id(),
     )  # fmt: skip
+    if tracking is not None:  # a unit that is a whole group can log the group's winner itself
+        tracking = replace(tracking, whole_groups=bool((slots[WORK_UNIT_SHARD_COLUMN] == 0).all()))
     trainer = _trainer(sweep, monitor.counters, tracking)
     schema = run_schema(sweep, _spark.column_types(features, sweep.group_by)) + ", `mlflow_run_id` string"
     trained = (
@@ -186,8 +189,9 @@ def _trainer(
 ) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
     """The grouped-map function Spark ships to its Python workers (a closure: pyspark decides
     whether to pass the grouping key by counting the function's arguments, `self` included).
-    ``tracking`` is plain data; with ``level: runs`` the unit logs its own child runs."""
-    log_runs = tracking is not None and tracking.level == "runs"
+    ``tracking`` is plain data; the unit logs its own child runs (``level: runs``) and models
+    (see :attr:`~dbt_sweep._tracking_runs.TrackingContext.models_on_workers`)."""
+    log_runs = tracking is not None and tracking.logs_on_workers
 
     def train(features: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         rows = features.drop(columns=[_UNIT], errors="ignore")
@@ -230,8 +234,6 @@ def _tracked(
         .toPandas()
     )
     wanted = models_to_log(tracking, summary, spec)
-    if tracking.level == "runs" and tracking.log_models == "all":
-        wanted = wanted.iloc[:0]  # the workers logged them
     models = pd.DataFrame({"run_key": [], "model": []})
     examples: dict[tuple[Any, ...], pd.DataFrame] = {}
     if len(wanted):

@@ -12,7 +12,8 @@ Where each kind of logging happens, and why:
 - **Driver, after training** (:func:`finish_tracking`): what needs every run of a group or of the
   sweep: group runs (``level: groups``), the winner models (the best run of a group may be in any
   shard of the group, so only the driver sees all of them), the figure and the results table on the
-  parent run.
+  parent run. First, it deletes what a retried Spark task logged twice
+  (:mod:`dbt_sweep._tracking_retries`): the experiment keeps one child run per row of the table.
 
 Identity rule: a child run stands for ``run_key`` + ``data_fingerprint``. A FINISHED child run of an
 earlier build with the same identity is reused (its id goes to ``mlflow_run_id``, nothing is logged
@@ -33,12 +34,28 @@ from typing import Any
 import pandas as pd
 
 from dbt_sweep._log import get_logger
+from dbt_sweep._tracking_models import (
+    ModelToLog,
+    log_sklearn_models,
+    model_name,
+    registered_model_name,
+    winners_of,
+)
+from dbt_sweep._tracking_retries import delete_retried_attempts
 from dbt_sweep._tracking_runs import (
+    HAS_MODEL_TAG,
     TrackingContext,
     client,
-    log_sklearn_model,
     run_identity,
+    set_tag,
     write_runs,
+)
+from dbt_sweep._tracking_trials import (
+    TRIALS_TABLE,
+    runs_trials_table,
+    table_tag,
+    trial_history,
+    trial_records,
 )
 from dbt_sweep.exceptions import TrackingError
 from dbt_sweep.spec import SweepSpec, canonical_hash, spec_hash
@@ -56,9 +73,8 @@ __all__ = [
 #: ``sqlite:///mlflow.db`` in the working directory (mlflow.store.tracking.DEFAULT_TRACKING_URI).
 EMBEDDED_DB = "mlflow.db"
 _MODEL_TAG = "dbt_sweep.model"
-_HAS_MODEL_TAG = "dbt_sweep.has_model"
+_HAS_MODEL_TAG = HAS_MODEL_TAG
 _INIT_LOCK = threading.Lock()  # store + experiment creation, once per process at a time
-_FLUENT_LOCK = threading.Lock()  # mlflow.sklearn.log_model uses the process-global tracking URI
 _logger = get_logger()
 
 
@@ -182,6 +198,7 @@ def start_tracking(
         metrics=list(spec.metrics or []),
         common_tags=common,
         existing=existing,
+        primary_direction=spec.primary_direction,
     )
 
 
@@ -219,11 +236,7 @@ def winners(runs: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     >>> winners(runs, spec)["run_key"].tolist()
     ['k2']
     """
-    ok = runs[(runs["status"] == "ok") & runs["primary_metric"].notna()].copy()
-    sign = -1.0 if spec.primary_direction == "maximize" else 1.0
-    ok["_rank"] = sign * ok["primary_metric"].astype(float)
-    ok = ok.sort_values(["_rank", "run_key"], kind="stable")
-    return ok.groupby(spec.group_by, dropna=False, sort=True).head(1).drop(columns="_rank").reset_index(drop=True)
+    return winners_of(runs, spec.group_by, spec.primary_direction)
 
 
 def _group_key(row: Mapping[str, Any], group_by: list[str]) -> tuple[Any, ...]:
@@ -261,14 +274,16 @@ def _group_runs(ctx: TrackingContext, runs: pd.DataFrame, best: pd.DataFrame, sp
             params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(win["params"]).items()}
             metrics.update({m: float(win[m]) for m in ctx.metrics if pd.notna(win.get(m))})
         name = "-".join(["group", *map(str, key)])
-        payloads.append({"name": name, "tags": tags, "params": params, "metrics": metrics})
+        # issue #8: the group's trials as one table, the winner's as its metric history
+        table = runs_trials_table(frame, ["run_key", "estimator_name"])
+        tables = {TRIALS_TABLE: table} if table else {}
+        tags.update(table_tag(tables))
+        history = trial_history(trial_records(win.get("trials"))) if win is not None else []
+        payloads.append({"name": name, "tags": tags, "params": params, "metrics": metrics,
+                         "history": history, "tables": tables})  # fmt: skip
         keys.append(key)
     ids.update(zip(keys, write_runs(ctx, payloads), strict=True))
     return ids
-
-
-def _registered_name(ctx: TrackingContext, key: tuple[Any, ...]) -> str:
-    return "-".join([ctx.experiment, *map(str, key)])
 
 
 def finish_tracking(
@@ -314,11 +329,11 @@ def finish_tracking(
 
 
 def models_to_log(ctx: TrackingContext, runs: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
-    """The rows whose model the driver logs: winners, or with ``log_models: all`` at the groups or
-    sweep level every ``ok`` run (at ``level: runs`` workers log those)."""
-    if ctx.log_models == "none":
+    """The rows whose model the driver logs: winners, or with ``log_models: all`` every ``ok`` run;
+    none when the workers logged them (:attr:`TrackingContext.models_on_workers`)."""
+    if ctx.log_models == "none" or ctx.models_on_workers:
         return runs.iloc[:0]
-    if ctx.log_models == "all" and ctx.level != "runs":
+    if ctx.log_models == "all":
         return runs[runs["status"] == "ok"]
     return winners(runs, spec)
 
@@ -333,39 +348,38 @@ def _finish(
     from dbt_sweep._tracking_figure import metric_figure
 
     mlflow_client = client(ctx.uri)
+    delete_retried_attempts(mlflow_client, ctx, runs)  # before anything reads the runs back
     best = winners(runs, spec)
     group_ids = _group_runs(ctx, runs, best, spec) if ctx.level == "groups" else {}
     blobs = dict(zip(models["run_key"], models["model"], strict=True))
     best_keys = set(best["run_key"])
+    to_log: list[ModelToLog] = []
     for row in models_to_log(ctx, runs, spec).to_dict("records"):
         if row["run_key"] not in blobs:
             continue
         key = _group_key(row, spec.group_by)
         if ctx.level == "runs":
-            run_id, name = row["mlflow_run_id"], "model"
+            run_id = row["mlflow_run_id"]
             known = ctx.existing.get(run_identity(row["run_key"], row["data_fingerprint"]))
             if known and known[0] == run_id and known[1]:
                 continue  # reused run that already has its model
-            if ctx.log_models == "all":
-                continue  # the worker logged it with the child run
         elif ctx.level == "groups":
-            run_id, name = group_ids[key], f"{row['estimator_name']}-{row['run_key'][:8]}"
+            run_id = group_ids[key]
         else:
             run_id = ctx.parent_run_id
-            name = "-".join(["model", *map(str, key), str(row["run_key"])[:8]])
         if not run_id:
             continue  # its child run was not logged (on_error: warn)
         example = examples.get(key)
         if example is None:  # e.g. a null group key, which the example query cannot match
             example = next(iter(examples.values()))
         register = ctx.register and row["run_key"] in best_keys
-        with _FLUENT_LOCK:
-            log_sklearn_model(
-                ctx.uri, run_id, bytes(blobs[row["run_key"]]), name=name,
-                example=example, registered_name=_registered_name(ctx, key) if register else None,
-            )  # fmt: skip
-        if ctx.level == "runs":
-            mlflow_client.set_tag(run_id, _HAS_MODEL_TAG, "true")
+        to_log.append(
+            ModelToLog(str(run_id), bytes(blobs[row["run_key"]]), model_name(ctx, row), example,
+                       registered_model_name(ctx, key) if register else None)
+        )  # fmt: skip
+    log_sklearn_models(mlflow_client, to_log, experiment_id=ctx.experiment_id, artifact_location=ctx.artifact_location)
+    if ctx.level == "runs":
+        set_tag(ctx, [m.run_id for m in to_log], _HAS_MODEL_TAG, "true")
     counts = runs["status"].value_counts()
     from mlflow.entities import Metric
 
@@ -379,6 +393,10 @@ def _finish(
         path = Path(tmp) / "sweep_runs.csv"
         runs.to_csv(path, index=False)
         mlflow_client.log_artifact(ctx.parent_run_id, str(path))
+    trials = runs_trials_table(runs, [*spec.group_by, "run_key", "estimator_name"]) if ctx.level == "sweep" else None
+    if trials:  # issue #8: at level sweep the parent run holds every trial, as one table
+        mlflow_client.log_text(ctx.parent_run_id, trials, TRIALS_TABLE)
+        mlflow_client.set_tag(ctx.parent_run_id, *next(iter(table_tag([TRIALS_TABLE]).items())))
     mlflow_client.set_terminated(ctx.parent_run_id, "FINISHED")
     return group_ids
 
