@@ -43,16 +43,24 @@ def _pipeline(path: str, params: dict[str, Any]) -> Pipeline:
     module, _, name = path.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     return Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()), ("est", cls(**params))]
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+            ("est", cls(**params)),
+        ]
     )
 
 
 def _split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    train, test = train_test_split(np.arange(n), test_size=math.ceil(test_size * n), random_state=seed)
+    train, test = train_test_split(
+        np.arange(n), test_size=math.ceil(test_size * n), random_state=seed
+    )
     return np.sort(train), np.sort(test)
 
 
-def fit_score(X: pd.DataFrame, y: np.ndarray, split: tuple[np.ndarray, np.ndarray], config: Config) -> dict[str, Any]:
+def fit_score(
+    X: pd.DataFrame, y: np.ndarray, split: tuple[np.ndarray, np.ndarray], config: Config
+) -> dict[str, Any]:
     """Fit one configuration and score it on the test rows; times fit and score separately."""
     name, path, params = config
     train, test = split
@@ -89,7 +97,9 @@ def train_group(
     return pd.DataFrame(rows)
 
 
-def _loop_one(frame: pd.DataFrame, configs: list[Config], features: list[str], target: str) -> dict[str, float]:
+def _loop_one(
+    frame: pd.DataFrame, configs: list[Config], features: list[str], target: str
+) -> dict[str, float]:
     frame = frame.reset_index(drop=True)
     X, y = frame[features], frame[target].to_numpy()
     split = _split(len(y), 0.2, 42)
@@ -108,7 +118,9 @@ def _loop_one(frame: pd.DataFrame, configs: list[Config], features: list[str], t
     return totals
 
 
-def sequential(data: pd.DataFrame, configs: list[Config], *, features: list[str], target: str, group: str) -> dict[str, Any]:
+def sequential(
+    data: pd.DataFrame, configs: list[Config], *, features: list[str], target: str, group: str
+) -> dict[str, Any]:
     """Train everything in this process, one group after another.
 
     Returns the loop's wall time, the sum of pure fit+score seconds, the largest per-group sum (a
@@ -125,7 +137,15 @@ def sequential(data: pd.DataFrame, configs: list[Config], *, features: list[str]
     return totals
 
 
-def skops_cost(data: pd.DataFrame, configs: list[Config], *, features: list[str], target: str, group: str, sample: int = 20) -> float:
+def skops_cost(
+    data: pd.DataFrame,
+    configs: list[Config],
+    *,
+    features: list[str],
+    target: str,
+    group: str,
+    sample: int = 20,
+) -> float:
     """Seconds skops needs to serialise one fitted pipeline, averaged over up to ``sample`` fits."""
     import skops.io as sio
 
@@ -145,13 +165,22 @@ def skops_cost(data: pd.DataFrame, configs: list[Config], *, features: list[str]
     return seconds / max(count, 1)
 
 
-def joblib_loop(data: pd.DataFrame, configs: list[Config], *, features: list[str], target: str, group: str, cores: int) -> float:
+def joblib_loop(
+    data: pd.DataFrame,
+    configs: list[Config],
+    *,
+    features: list[str],
+    target: str,
+    group: str,
+    cores: int,
+) -> float:
     """Wall seconds of the same loop over groups with ``joblib.Parallel(n_jobs=cores)`` (loky)."""
     from joblib import Parallel, delayed
 
     frames = [frame for _, frame in data.groupby(group, sort=True)]
     start = time.perf_counter()
     Parallel(n_jobs=cores, batch_size="auto")(
-        delayed(train_group)(frame, configs, features=features, target=target, group=group) for frame in frames
+        delayed(train_group)(frame, configs, features=features, target=target, group=group)
+        for frame in frames
     )
     return time.perf_counter() - start

@@ -67,7 +67,10 @@ def spark_conf(spark_dir: Path) -> dict[str, str]:
     """The local target's Spark settings, rendered as dbt renders them with ``SWEEP_SPARK_DIR``."""
     params = target_profile()["sweep"]["outputs"]["local"]["server_side_parameters"]
     env = {**os.environ, "SWEEP_SPARK_DIR": str(spark_dir)}
-    return {key: _ENV_VAR.sub(lambda m: env.get(m[1], m[2]), str(value)) for key, value in params.items()}
+    return {
+        key: _ENV_VAR.sub(lambda m: env.get(m[1], m[2]), str(value))
+        for key, value in params.items()
+    }
 
 
 def _feature_sql(data: Path) -> str:
@@ -97,7 +100,12 @@ def _models_yml(spec: dict[str, Any], spark_conf: dict[str, str]) -> dict[str, A
 
 
 def generate_project(
-    root: Path, *, data: Path, spec: dict[str, Any], spark_conf: dict[str, str] | None = None, target: str = "local"
+    root: Path,
+    *,
+    data: Path,
+    spec: dict[str, Any],
+    spark_conf: dict[str, str] | None = None,
+    target: str = "local",
 ) -> Path:
     """Write the project under ``root/project`` and its profile under ``root/profiles``."""
     project = root / "project"
@@ -118,7 +126,9 @@ def generate_project(
     (models / "feat_bench.sql").write_text(_feature_sql(data.resolve()))
     (models / "sweep_manifest.py").write_text(_MANIFEST_MODEL)
     (models / "sweep_runs.py").write_text(_RUNS_MODEL)
-    (models / "_models.yml").write_text(yaml.safe_dump(_models_yml(spec, spark_conf or {}), sort_keys=False))
+    (models / "_models.yml").write_text(
+        yaml.safe_dump(_models_yml(spec, spark_conf or {}), sort_keys=False)
+    )
     profiles = root / "profiles"
     profiles.mkdir(exist_ok=True)
     (profiles / "profiles.yml").write_text(yaml.safe_dump(target_profile(target), sort_keys=False))
@@ -136,7 +146,9 @@ def dbt_env(root: Path) -> dict[str, str]:
     }
 
 
-def run_build(project: Path, root: Path, *, memory: bool, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_build(
+    project: Path, root: Path, *, memory: bool, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """``dbt build`` in ``project``; returns wall time, return code, and memory peaks if asked.
 
     ``env`` adds to the build's environment (e.g. ``SPARK_MASTER_URL`` for the cluster target).
@@ -148,7 +160,13 @@ def run_build(project: Path, root: Path, *, memory: bool, env: dict[str, str] | 
     ]  # fmt: skip
     stdout = (root / "dbt_stdout.txt").open("w")
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=project, env={**dbt_env(root), **(env or {})}, stdout=stdout, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command,
+        cwd=project,
+        env={**dbt_env(root), **(env or {})},
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+    )
     sampler = MemorySampler(process.pid) if memory else None
     if sampler:
         sampler.start()
@@ -167,8 +185,14 @@ def run_results(project: Path) -> dict[str, Any]:
     results = json.loads((project / "target" / "run_results.json").read_text())
     nodes = {}
     for node in results["results"]:
-        name = node["unique_id"].split(".")[-1] if node["unique_id"].startswith("model.") else node["unique_id"]
-        phases = {t["name"]: _seconds(t["started_at"], t["completed_at"]) for t in node.get("timing", [])}
+        name = (
+            node["unique_id"].split(".")[-1]
+            if node["unique_id"].startswith("model.")
+            else node["unique_id"]
+        )
+        phases = {
+            t["name"]: _seconds(t["started_at"], t["completed_at"]) for t in node.get("timing", [])
+        }
         nodes[name] = {"status": node["status"], "execution_time": node["execution_time"], **phases}
     return {"elapsed_time": results.get("elapsed_time"), "nodes": nodes}
 
@@ -176,4 +200,6 @@ def run_results(project: Path) -> dict[str, Any]:
 def _seconds(start: str, end: str) -> float:
     from datetime import datetime
 
-    return (datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))).total_seconds()
+    return (
+        datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))
+    ).total_seconds()

@@ -11,11 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-_PYTHON_OPERATORS = ("FlatMapCoGroupsInPandas", "FlatMapGroupsInPandas", "ArrowEvalPython", "MapInPandas")
+_PYTHON_OPERATORS = (
+    "FlatMapCoGroupsInPandas",
+    "FlatMapGroupsInPandas",
+    "ArrowEvalPython",
+    "MapInPandas",
+)
 
 
 def _stage(info: dict[str, Any]) -> dict[str, Any]:
-    scopes = " ".join(str(rdd.get("Scope", "")) + " " + str(rdd.get("Name", "")) for rdd in info.get("RDD Info", []))
+    scopes = " ".join(
+        str(rdd.get("Scope", "")) + " " + str(rdd.get("Name", ""))
+        for rdd in info.get("RDD Info", [])
+    )
     start, end = info.get("Submission Time"), info.get("Completion Time")
     return {
         "stage": info["Stage ID"],
@@ -30,13 +38,19 @@ def summary(directory: Path) -> dict[str, list[dict[str, Any]]]:
     """Jobs per job group, with their stages, from every event log file in ``directory``."""
     jobs: dict[int, dict[str, Any]] = {}
     stages: dict[int, dict[str, Any]] = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith((".", "appstatus"))):
+    for path in sorted(
+        p for p in directory.rglob("*") if p.is_file() and not p.name.startswith((".", "appstatus"))
+    ):
         for line in path.read_text().splitlines():
             event = json.loads(line)
             kind = event.get("Event")
             if kind == "SparkListenerJobStart":
                 group = (event.get("Properties") or {}).get("spark.jobGroup.id") or "(none)"
-                jobs[event["Job ID"]] = {"group": group, "start": event["Submission Time"], "stages": event["Stage IDs"]}
+                jobs[event["Job ID"]] = {
+                    "group": group,
+                    "start": event["Submission Time"],
+                    "stages": event["Stage IDs"],
+                }
             elif kind == "SparkListenerJobEnd" and event["Job ID"] in jobs:
                 jobs[event["Job ID"]]["end"] = event["Completion Time"]
             elif kind == "SparkListenerStageCompleted":

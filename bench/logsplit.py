@@ -18,8 +18,14 @@ from typing import Any
 _METADATA = [
     ("show databases (list_schemas)", re.compile(r"^\s*show databases", re.I)),
     ("create schema if not exists", re.compile(r"^\s*create schema", re.I)),
-    ("show table extended ... like '*' (list relations)", re.compile(r"^\s*show table extended", re.I)),
-    ("drop table if exists (before each table model)", re.compile(r"^\s*drop (table|view) if exists", re.I)),
+    (
+        "show table extended ... like '*' (list relations)",
+        re.compile(r"^\s*show table extended", re.I),
+    ),
+    (
+        "drop table if exists (before each table model)",
+        re.compile(r"^\s*drop (table|view) if exists", re.I),
+    ),
     ("describe extended (columns of a relation)", re.compile(r"^\s*describe", re.I)),
     ("show tblproperties", re.compile(r"^\s*show tblproperties", re.I)),
 ]
@@ -85,15 +91,21 @@ def split(project: Path, *, wall_seconds: float | None = None) -> dict[str, Any]
     in_node_metadata: dict[str, float] = {}
     for query in queries:
         if query["kind"] and query["node"]:
-            in_node_metadata[query["node"]] = in_node_metadata.get(query["node"], 0.0) + query["seconds"]
+            in_node_metadata[query["node"]] = (
+                in_node_metadata.get(query["node"], 0.0) + query["seconds"]
+            )
     models, tests = {}, {}
     for node in results["results"]:
         uid = node["unique_id"]
         own = node["execution_time"] - in_node_metadata.get(uid, 0.0)
-        (models if uid.startswith("model.") else tests)[uid.split(".")[-1] if uid.startswith("model.") else uid.split(".")[2]] = round(own, 3)
+        (models if uid.startswith("model.") else tests)[
+            uid.split(".")[-1] if uid.startswith("model.") else uid.split(".")[2]
+        ] = round(own, 3)
     elapsed = float(results.get("elapsed_time") or 0.0)
     out = {
-        "dbt_start_and_parse": round((first["FoundStats"] - first["MainReportVersion"]).total_seconds(), 3),
+        "dbt_start_and_parse": round(
+            (first["FoundStats"] - first["MainReportVersion"]).total_seconds(), 3
+        ),
         "spark_start (first query: JVM + session + show databases)": round(spark_start, 3),
         "metadata_queries": metadata,
         "metadata_total": round(sum(v["seconds"] for v in metadata.values()), 3),
@@ -103,7 +115,11 @@ def split(project: Path, *, wall_seconds: float | None = None) -> dict[str, Any]
         "queries": queries,
     }
     if wall_seconds is not None:
-        command = (first.get("CommandCompleted") or first["MainReportVersion"]) - first["MainReportVersion"]
+        command = (first.get("CommandCompleted") or first["MainReportVersion"]) - first[
+            "MainReportVersion"
+        ]
         out["process_wall"] = round(wall_seconds, 3)
-        out["python_imports_before_first_log_line"] = round(wall_seconds - command.total_seconds(), 3)
+        out["python_imports_before_first_log_line"] = round(
+            wall_seconds - command.total_seconds(), 3
+        )
     return out

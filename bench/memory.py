@@ -51,7 +51,9 @@ def _kind(pid: int, root: int) -> str:
     if pid == root:
         return "driver_python"
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return "other"
     if "java" in cmdline.split(" ", 1)[0]:
@@ -94,7 +96,11 @@ class MemorySampler:
                 count += 1
         totals["largest_python_worker"] = largest_worker
         totals["python_worker_processes"] = float(count)
-        totals["tree_total"] = sum(v for k, v in totals.items() if k in ("driver_python", "driver_jvm", "python_workers", "other"))
+        totals["tree_total"] = sum(
+            v
+            for k, v in totals.items()
+            if k in ("driver_python", "driver_jvm", "python_workers", "other")
+        )
         for key, value in totals.items():
             self._peak[key] = max(self._peak.get(key, 0.0), value)
 

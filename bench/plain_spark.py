@@ -48,8 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--configs", required=True, type=Path, help="JSON list of [name, path, params]")
-    parser.add_argument("--spark-conf", required=True, type=Path, help="JSON object of Spark settings")
+    parser.add_argument(
+        "--configs", required=True, type=Path, help="JSON list of [name, path, params]"
+    )
+    parser.add_argument(
+        "--spark-conf", required=True, type=Path, help="JSON object of Spark settings"
+    )
     args = parser.parse_args()
     configs = [tuple(c) for c in json.loads(args.configs.read_text())]
     conf = json.loads(args.spark_conf.read_text())
@@ -59,7 +63,9 @@ def main() -> None:
     session_seconds = time.perf_counter() - started
 
     def train(frame):  # noqa: ANN001, ANN202  (pyspark reads the arity)
-        return baselines.train_group(frame, configs, features=[f"x{i}" for i in range(8)], target="y", group="group_id")
+        return baselines.train_group(
+            frame, configs, features=[f"x{i}" for i in range(8)], target="y", group="group_id"
+        )
 
     spark.sparkContext.setJobGroup("train", "plain applyInPandas")
     start = time.perf_counter()

@@ -55,19 +55,28 @@ def _targets(scenarios: dict[str, Any]) -> list[str]:
     w1 = scenarios.get("W1")
     if w1 and "plain" in w1:
         r = _ratio(w1["sweep"]["sweep"]["sweep_runs_seconds"], w1["plain"]["stage_seconds"])
-        rows.append(f"| W1 `sweep_runs` <= 1.0x plain applyInPandas stage | {_f(r, 2)}x | {_yes(r is not None and r <= 1.0)} |")
+        rows.append(
+            f"| W1 `sweep_runs` <= 1.0x plain applyInPandas stage | {_f(r, 2)}x | {_yes(r is not None and r <= 1.0)} |"
+        )
     w2 = scenarios.get("W2")
     if w2 and "local" in w2:
         r = _ratio(w2["sweep"]["sweep"]["sweep_runs_seconds"], w2["local"]["ideal_seconds"])
-        rows.append(f"| W2 `sweep_runs` <= 1.3x the {_cores(w2)}-core ideal | {_f(r, 2)}x | {_yes(r is not None and r <= 1.3)} |")
+        rows.append(
+            f"| W2 `sweep_runs` <= 1.3x the {_cores(w2)}-core ideal | {_f(r, 2)}x | {_yes(r is not None and r <= 1.3)} |"
+        )
     for key in ("W3", "W3b"):
         w3 = scenarios.get(key)
         if w3:
             for variant in ("group_shard", "group_shard_no_coalesce"):
                 if variant not in w3["sweep"]:
                     continue
-                r = _ratio(w3["sweep"]["group_only"]["sweep_runs_seconds"], w3["sweep"][variant]["sweep_runs_seconds"])
-                rows.append(f"| {key} {variant} units >= 1.7x faster than group-only | {_f(r, 2)}x | {_yes(r is not None and r >= 1.7)} |")
+                r = _ratio(
+                    w3["sweep"]["group_only"]["sweep_runs_seconds"],
+                    w3["sweep"][variant]["sweep_runs_seconds"],
+                )
+                rows.append(
+                    f"| {key} {variant} units >= 1.7x faster than group-only | {_f(r, 2)}x | {_yes(r is not None and r >= 1.7)} |"
+                )
     big, small = scenarios.get("W5"), scenarios.get("W5s")
     if big and small:
         mb, ms = big["sweep"]["sweep"]["memory_mb"], small["sweep"]["sweep"]["memory_mb"]
@@ -106,17 +115,27 @@ def _memory(scenarios: dict[str, Any]) -> list[str]:
 
 def _demo(demo: dict[str, Any]) -> list[str]:
     rows = ["| part | seconds |", "|---|---|"]
-    rows.append(f"| Python start and imports, before dbt's first log line | {_f(demo.get('python_imports_before_first_log_line'), 2)} |")
-    rows.append(f"| dbt start-up and parse (first log line to 'Found N models') | {_f(demo['dbt_start_and_parse'], 2)} |")
+    rows.append(
+        f"| Python start and imports, before dbt's first log line | {_f(demo.get('python_imports_before_first_log_line'), 2)} |"
+    )
+    rows.append(
+        f"| dbt start-up and parse (first log line to 'Found N models') | {_f(demo['dbt_start_and_parse'], 2)} |"
+    )
     spark = next(v for k, v in demo.items() if k.startswith("spark_start"))
-    rows.append(f"| Spark start (first query: JVM, SparkSession, Hive/Derby metastore, `show databases`) | {_f(spark, 2)} |")
+    rows.append(
+        f"| Spark start (first query: JVM, SparkSession, Hive/Derby metastore, `show databases`) | {_f(spark, 2)} |"
+    )
     for kind, entry in demo["metadata_queries"].items():
         rows.append(f"| metadata: {kind} x{entry['count']} | {_f(entry['seconds'], 2)} |")
     for name, seconds in demo["models (execution minus metadata queries)"].items():
         rows.append(f"| model {name} | {_f(seconds, 2)} |")
     tests = demo["tests"]
-    rows.append(f"| {len(tests)} data tests (summed; run 2 at a time) | {_f(sum(tests.values()), 2)} |")
-    rows.append(f"| dbt's elapsed_time (connection to end) | {_f(next(v for k, v in demo.items() if k.startswith('run_elapsed')), 2)} |")
+    rows.append(
+        f"| {len(tests)} data tests (summed; run 2 at a time) | {_f(sum(tests.values()), 2)} |"
+    )
+    rows.append(
+        f"| dbt's elapsed_time (connection to end) | {_f(next(v for k, v in demo.items() if k.startswith('run_elapsed')), 2)} |"
+    )
     rows.append(f"| whole process wall | {_f(demo.get('process_wall'), 2)} |")
     return rows
 
@@ -132,7 +151,16 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     scenarios = results["scenarios"]
     if scenarios:
-        parts += ["## Times (seconds)", "", *_main_rows(scenarios), "", "## Targets", "", *_targets(scenarios), ""]
+        parts += [
+            "## Times (seconds)",
+            "",
+            *_main_rows(scenarios),
+            "",
+            "## Targets",
+            "",
+            *_targets(scenarios),
+            "",
+        ]
         memory = _memory(scenarios)
         if memory:
             parts += ["## Peak RSS of the `dbt build` process tree (MB)", "", *memory, ""]

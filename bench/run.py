@@ -40,7 +40,9 @@ def _log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def run_sweep(workload: Workload, root: Path, data: Path, *, aqe_variants: bool = True) -> dict[str, Any]:
+def run_sweep(
+    workload: Workload, root: Path, data: Path, *, aqe_variants: bool = True
+) -> dict[str, Any]:
     """Every variant of the scenario through ``dbt build``; timings from run_results, log and event log.
 
     ``aqe_variants=False`` skips the variants that switch adaptive coalescing off: dbt-sweep sets
@@ -52,10 +54,14 @@ def run_sweep(workload: Workload, root: Path, data: Path, *, aqe_variants: bool 
             continue
         _log(f"{workload.key}: dbt build ({variant.name}, shards={variant.shards})")
         vroot = root / variant.name
-        project = dbt_build.generate_project(vroot, data=data, spec=workload.spec(variant), spark_conf=variant.spark_conf)
+        project = dbt_build.generate_project(
+            vroot, data=data, spec=workload.spec(variant), spark_conf=variant.spark_conf
+        )
         build = dbt_build.run_build(project, vroot, memory=workload.measure_memory)
         if build["returncode"] != 0:
-            raise RuntimeError(f"dbt build failed for {workload.key}/{variant.name}: see {vroot / 'dbt_stdout.txt'}")
+            raise RuntimeError(
+                f"dbt build failed for {workload.key}/{variant.name}: see {vroot / 'dbt_stdout.txt'}"
+            )
         nodes = dbt_build.run_results(project)["nodes"]
         jobs = eventlog.summary(vroot / "spark" / "events")
         runs_jobs = jobs.get("dbt-model.sweep_bench.sweep_runs", [])
@@ -93,7 +99,9 @@ def run_plain(workload: Workload, root: Path, data: Path, *, coalesce: bool) -> 
     command = [sys.executable, str(BENCH / "plain_spark.py"), "--data", str(data), "--out", str(proot / "out"),
                "--configs", str(proot / "configs.json"), "--spark-conf", str(proot / "conf.json")]  # fmt: skip
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
-    _log(f"{workload.key}: plain applyInPandas script ({'AQE default' if coalesce else 'coalescing off'})")
+    _log(
+        f"{workload.key}: plain applyInPandas script ({'AQE default' if coalesce else 'coalescing off'})"
+    )
     start = time.perf_counter()
     done = subprocess.run(command, cwd=proot, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -102,8 +110,12 @@ def run_plain(workload: Workload, root: Path, data: Path, *, coalesce: bool) -> 
         raise RuntimeError(f"plain script failed for {workload.key}: see {proot / 'stderr.txt'}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_wall_seconds"] = wall
-    result["training_stage"] = eventlog.training_stage(eventlog.summary(proot / "spark" / "events").get("train", []))
-    _log(f"{workload.key}/{name}: stage {result['stage_seconds']:.1f} s, tasks {result['stage_tasks']}")
+    result["training_stage"] = eventlog.training_stage(
+        eventlog.summary(proot / "spark" / "events").get("train", [])
+    )
+    _log(
+        f"{workload.key}/{name}: stage {result['stage_seconds']:.1f} s, tasks {result['stage_tasks']}"
+    )
     return result
 
 
@@ -118,7 +130,9 @@ def run_local(workload: Workload, data: Any, *, joblib: bool) -> dict[str, Any]:
     if not joblib:
         return loop
     _log(f"{workload.key}: joblib loop (n_jobs={CORES})")
-    loop["joblib_wall_seconds"] = baselines.joblib_loop(data, workload.configs(), cores=CORES, **kwargs)
+    loop["joblib_wall_seconds"] = baselines.joblib_loop(
+        data, workload.configs(), cores=CORES, **kwargs
+    )
     return loop
 
 
@@ -139,7 +153,9 @@ def run_workload(workload: Workload, root: Path, *, aqe_variants: bool = True) -
     return out
 
 
-def run_demo(root: Path, *, target: str = "local", env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_demo(
+    root: Path, *, target: str = "local", env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The repo's demo project (a copy: its seeds and models unchanged) through ``dbt build`` on ``target``."""
     project = root / "project"
     for part in ("models", "python_models", "macros", "seeds", "tests", "conf"):
@@ -183,9 +199,17 @@ def _scenarios(text: str, scale: float) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--scenarios", default="W1,W2,W3,W4,W5,demo", help="comma-separated: W1..W5, W3b, W5s, demo; NAME:SCALE overrides --scale")
-    parser.add_argument("--scale", type=float, default=1.0, help="size factor (1.0 = the issue's sizes)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="W1,W2,W3,W4,W5,demo",
+        help="comma-separated: W1..W5, W3b, W5s, demo; NAME:SCALE overrides --scale",
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="size factor (1.0 = the issue's sizes)"
+    )
     parser.add_argument("--run", help="run name (default: a timestamp)")
     parser.add_argument(
         "--no-aqe-variants", action="store_true",

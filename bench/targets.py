@@ -63,7 +63,10 @@ def service(target: str, root: Path) -> Iterator[dict[str, str]]:
     subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
     try:
         if target == "cluster":
-            yield {"SPARK_MASTER_URL": f"spark://127.0.0.1:{port}", "PYSPARK_PYTHON": sys.executable}
+            yield {
+                "SPARK_MASTER_URL": f"spark://127.0.0.1:{port}",
+                "PYSPARK_PYTHON": sys.executable,
+            }
         else:
             yield {"SPARK_REMOTE": f"sc://127.0.0.1:{port}"}
     finally:
@@ -72,10 +75,16 @@ def service(target: str, root: Path) -> Iterator[dict[str, str]]:
 
 def _nodes(project: Path) -> dict[str, float]:
     nodes = dbt_build.run_results(project)["nodes"]
-    return {name: nodes[name]["execution_time"] for name in ("sweep_manifest", "sweep_runs") if name in nodes}
+    return {
+        name: nodes[name]["execution_time"]
+        for name in ("sweep_manifest", "sweep_runs")
+        if name in nodes
+    }
 
 
-def run_scenario(name: str, scale: float, target: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_scenario(
+    name: str, scale: float, target: str, root: Path, env: dict[str, str]
+) -> dict[str, Any]:
     """One ``dbt build`` of ``name`` (``demo`` or a workload key) on ``target``."""
     if name == "demo":
         split = run_demo(root, target=target, env=env)
@@ -91,8 +100,14 @@ def run_scenario(name: str, scale: float, target: str, root: Path, env: dict[str
     _log(f"{name}: dbt build on {target}")
     build = dbt_build.run_build(project, root, memory=False, env=env)
     if build["returncode"] != 0:
-        raise RuntimeError(f"dbt build failed for {name} on {target}: see {root / 'dbt_stdout.txt'}")
-    return {"build_wall_seconds": build["wall_seconds"], "nodes": _nodes(project), "fits": workload.groups * len(workload.configs())}
+        raise RuntimeError(
+            f"dbt build failed for {name} on {target}: see {root / 'dbt_stdout.txt'}"
+        )
+    return {
+        "build_wall_seconds": build["wall_seconds"],
+        "nodes": _nodes(project),
+        "fits": workload.groups * len(workload.configs()),
+    }
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -120,17 +135,27 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--scenarios", default="demo,W1", help="comma-separated: demo, W1..W5")
-    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated: local, cluster, connect")
-    parser.add_argument("--scale", type=float, default=1.0, help="size factor of the workloads (1.0 = the issue's)")
+    parser.add_argument(
+        "--targets", default=",".join(TARGETS), help="comma-separated: local, cluster, connect"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="size factor of the workloads (1.0 = the issue's)"
+    )
     parser.add_argument("--run", help="run name (default: a timestamp)")
     args = parser.parse_args()
     run = args.run or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-targets-x{args.scale:g}"
     root = BENCH / "results" / run
     root.mkdir(parents=True, exist_ok=True)
     scenarios = [s.strip() for s in args.scenarios.split(",")]
-    results: dict[str, Any] = {"machine": _machine(), "scale": args.scale, "scenarios": {s: {} for s in scenarios}}
+    results: dict[str, Any] = {
+        "machine": _machine(),
+        "scale": args.scale,
+        "scenarios": {s: {} for s in scenarios},
+    }
     for target in args.targets.split(","):
         with service(target, root / target) as env:
             for name in scenarios:

@@ -122,13 +122,23 @@ def _load() -> str:
 
 
 def _run(
-    spark: SparkSession, features: Any, spec: dict[str, Any], tracking: dict[str, Any], root: Path,
-    *, store: Path | None = None,
+    spark: SparkSession,
+    features: Any,
+    spec: dict[str, Any],
+    tracking: dict[str, Any],
+    root: Path,
+    *,
+    store: Path | None = None,
 ) -> float:
     root.mkdir(parents=True, exist_ok=True)
-    if store is not None:  # an existing, empty store: what every build after the project's first opens
+    if (
+        store is not None
+    ):  # an existing, empty store: what every build after the project's first opens
         shutil.copy(store, root / "mlflow.db")
-    spec = {**spec, "tracking": {**tracking, "uri": f"sqlite:///{root / 'mlflow.db'}", "rerun": True}}
+    spec = {
+        **spec,
+        "tracking": {**tracking, "uri": f"sqlite:///{root / 'mlflow.db'}", "rerun": True},
+    }
     manifest = sweep_manifest(features, spec, model="bench_manifest").cache()
     manifest.count()
     start = time.perf_counter()
@@ -160,7 +170,9 @@ def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, 
     results = [(frame, train_unit(frame, runs, spec), runs) for _, frame, runs in units]
     uri = f"sqlite:///{root / 'components.db'}"
     mlflow_client = client(uri)
-    experiment_id = mlflow_client.create_experiment("components", artifact_location=(root / "mlruns").as_uri())
+    experiment_id = mlflow_client.create_experiment(
+        "components", artifact_location=(root / "mlruns").as_uri()
+    )
     parent = mlflow_client.create_run(experiment_id).info.run_id
     ctx = TrackingContext(
         uri, experiment_id, "components", mlflow_client.get_experiment(experiment_id).artifact_location, parent,
@@ -169,17 +181,27 @@ def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, 
     )  # fmt: skip
     environment_files()  # the once-per-process part, measured apart
     start = time.perf_counter()
-    ids = [log_child_runs(result, runs["data_fingerprint"].tolist(), ctx) for _, result, runs in results]
+    ids = [
+        log_child_runs(result, runs["data_fingerprint"].tolist(), ctx)
+        for _, result, runs in results
+    ]
     child_seconds = time.perf_counter() - start
     n_runs = sum(len(i) for i in ids)
     features = spec.feature_columns(list(scn.data.columns))
     start = time.perf_counter()
-    for (frame, result, _), run_ids in zip(results, ids, strict=True):  # one call per unit, as a worker
+    for (frame, result, _), run_ids in zip(
+        results, ids, strict=True
+    ):  # one call per unit, as a worker
         rows = result.assign(mlflow_run_id=run_ids)
         example = sklearn_ready(frame[features].head(5))
         models = [ModelToLog(row["mlflow_run_id"], bytes(row["model"]), "model", example)
                   for row in winners_of(rows, spec.group_by, spec.primary_direction).to_dict("records")]  # fmt: skip
-        log_sklearn_models(mlflow_client, models, experiment_id=experiment_id, artifact_location=ctx.artifact_location)
+        log_sklearn_models(
+            mlflow_client,
+            models,
+            experiment_id=experiment_id,
+            artifact_location=ctx.artifact_location,
+        )
     model_seconds = time.perf_counter() - start
     return {
         "child_runs": n_runs,
@@ -202,7 +224,10 @@ def create_store(path: Path) -> float:
     """Create an empty embedded store in a fresh interpreter; returns the seconds it took (what the
     project's first tracked build pays once: MLflow's schema migrations)."""
     out = subprocess.run(
-        [sys.executable, "-c", _CREATE_STORE, f"sqlite:///{path}"], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CREATE_STORE, f"sqlite:///{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -219,19 +244,29 @@ print(time.perf_counter() - start)
 def first_model_seconds() -> float:
     """MLflow's imports and the environment files, once per fresh process (each Spark Python worker
     that logs a model, and the driver)."""
-    out = subprocess.run([sys.executable, "-c", _FIRST_MODEL], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_MODEL], capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=sorted(VARIANTS), default="small")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the groups (compute, seed)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies the groups (compute, seed)"
+    )
     parser.add_argument("--groups", type=int, default=20, help="small only")
     parser.add_argument("--rows", type=int, default=200, help="small only")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--repeat", type=int, default=2, help="alternations; the fastest of each variant counts")
-    parser.add_argument("--variants", default="", help="';'-separated subset of the variant names (untracked always runs)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="alternations; the fastest of each variant counts"
+    )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="';'-separated subset of the variant names (untracked always runs)",
+    )
     args = parser.parse_args()
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ["PYSPARK_PYTHON"] = sys.executable  # workers import dbt_sweep from this venv
@@ -261,7 +296,14 @@ def main() -> None:
         store = Path(tmp) / "empty.db"
         store_seconds = create_store(store)
         few = features.where(features[scn.group].isin(sorted(scn.data[scn.group].unique())[:4]))
-        _run(spark, few, scn.spec, {"level": "runs", "log_models": "best"}, Path(tmp) / "warmup", store=store)
+        _run(
+            spark,
+            few,
+            scn.spec,
+            {"level": "runs", "log_models": "best"},
+            Path(tmp) / "warmup",
+            store=store,
+        )
         n_runs = sweep_manifest(features, scn.spec, model="bench_manifest").count()
         for attempt in range(args.repeat):
             for name, tracking in variants:
@@ -275,7 +317,9 @@ def main() -> None:
     base = best["untracked"]
     n_groups = scn.data[scn.group].nunique()
     print(f"\n{n_groups} groups, {n_runs} runs; fastest of {args.repeat}; load at end {_load()}")
-    print(f"{'variant':<22}{'wall s':>8}{'x untracked':>13}{'overhead s':>12}{'per run ms':>12}{'per group ms':>14}")
+    print(
+        f"{'variant':<22}{'wall s':>8}{'x untracked':>13}{'overhead s':>12}{'per run ms':>12}{'per group ms':>14}"
+    )
     for name, _ in variants:
         seconds = best[name]
         overhead = seconds - base

@@ -71,7 +71,9 @@ class Workload:
         for est in self.estimators:
             grid = est.get("grid", {})
             keys = sorted(grid)
-            points = [dict(zip(keys, values, strict=True)) for values in _product([grid[k] for k in keys])]
+            points = [
+                dict(zip(keys, values, strict=True)) for values in _product([grid[k] for k in keys])
+            ]
             for point in points:
                 out.append((est["name"], est["estimator"], {**est.get("params", {}), **point}))
         return out
@@ -118,7 +120,10 @@ def _svr_grid(points: int) -> dict[str, Any]:
     eps_values = [round(0.05 + 0.45 * i / max(per_axis - 1, 1), 3) for i in range(per_axis)]
     grid_points = per_axis * per_axis * 2
     if grid_points < points:  # pad epsilon so the grid has at least `points` points
-        eps_values += [round(1.0 + 0.1 * i, 2) for i in range(math.ceil((points - grid_points) / (2 * per_axis)))]
+        eps_values += [
+            round(1.0 + 0.1 * i, 2)
+            for i in range(math.ceil((points - grid_points) / (2 * per_axis)))
+        ]
     return {"C": c_values, "epsilon": eps_values, "gamma": ["scale", 0.05]}
 
 
@@ -133,41 +138,78 @@ def workloads(scale: float) -> dict[str, Workload]:
     w4_groups = _scaled(200, scale, 8)
     return {
         "W1": Workload(
-            "W1", "seed workload", _scaled(1000, scale, 8), 100, [LINEAR, SVR],
+            "W1",
+            "seed workload",
+            _scaled(1000, scale, 8),
+            100,
+            [LINEAR, SVR],
             variants=(Variant("sweep"), Variant("sweep_no_coalesce", spark_conf=NO_COALESCE)),
         ),  # fmt: skip
         "W2": Workload(
-            "W2", "compute-heavy", _scaled(200, scale, 4), 1000, [LINEAR, SVR, FOREST],
+            "W2",
+            "compute-heavy",
+            _scaled(200, scale, 4),
+            1000,
+            [LINEAR, SVR, FOREST],
             variants=(Variant("sweep"), Variant("sweep_no_coalesce", spark_conf=NO_COALESCE)),
             all_baselines=False,
         ),  # fmt: skip
         "W3": Workload(
-            "W3", "few groups, many configs", 4, w3_rows, [w3_grid],
+            "W3",
+            "few groups, many configs",
+            4,
+            w3_rows,
+            [w3_grid],
             variants=(
-                Variant("group_only", 1), Variant("group_shard", "auto"),
+                Variant("group_only", 1),
+                Variant("group_shard", "auto"),
                 Variant("group_shard_no_coalesce", "auto", NO_COALESCE),
             ),
             all_baselines=False,
         ),  # fmt: skip
         "W3b": Workload(
-            "W3b", "one group, many configs", 1, w3_rows, [w3_grid],
-            variants=(Variant("group_only", 1), Variant("group_shard", "auto")), all_baselines=False,
+            "W3b",
+            "one group, many configs",
+            1,
+            w3_rows,
+            [w3_grid],
+            variants=(Variant("group_only", 1), Variant("group_shard", "auto")),
+            all_baselines=False,
         ),  # fmt: skip
-        "W4": Workload("W4", "skew (one group 50x)", w4_groups, 200, [LINEAR, SVR], skew={0: 200 * 50},
-                       all_baselines=False),
+        "W4": Workload(
+            "W4",
+            "skew (one group 50x)",
+            w4_groups,
+            200,
+            [LINEAR, SVR],
+            skew={0: 200 * 50},
+            all_baselines=False,
+        ),
         "W5": Workload(
-            "W5", "scale (many small groups)", _scaled(20000, scale, 100), 50, [LINEAR, SVR], measure_memory=True,
+            "W5",
+            "scale (many small groups)",
+            _scaled(20000, scale, 100),
+            50,
+            [LINEAR, SVR],
+            measure_memory=True,
             baselines=False,
         ),
         "W5s": Workload(
-            "W5s", "scale, 1/4 of the groups", _scaled(5000, scale, 25), 50, [LINEAR, SVR],
-            measure_memory=True, baselines=False,
+            "W5s",
+            "scale, 1/4 of the groups",
+            _scaled(5000, scale, 25),
+            50,
+            [LINEAR, SVR],
+            measure_memory=True,
+            baselines=False,
         ),  # fmt: skip
     }
 
 
 def _make_demo_data() -> Any:
-    spec = importlib.util.spec_from_file_location("make_demo_data", REPO / "scripts" / "make_demo_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_demo_data", REPO / "scripts" / "make_demo_data.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -176,7 +218,9 @@ def _make_demo_data() -> Any:
 
 def write_data(workload: Workload, path: Path) -> pd.DataFrame:
     """Generate the scenario's rows with the project's data generator and write them as parquet."""
-    data = _make_demo_data().regression_groups(groups=workload.groups, rows=workload.rows, skew=workload.skew)
+    data = _make_demo_data().regression_groups(
+        groups=workload.groups, rows=workload.rows, skew=workload.skew
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     data.to_parquet(path, index=False)
     return data

@@ -91,7 +91,12 @@ def _schema(**runs_models: str) -> str:
     out = ["version: 2", "models:", "  - name: sales_manifest", "    config:", "      sweep:",
            SPEC.format(tracking="{enabled: false}").rstrip()]  # fmt: skip
     for name, tracking in runs_models.items():
-        out += [f"  - name: {name}", "    config:", "      sweep:", SPEC.format(tracking=tracking).rstrip()]
+        out += [
+            f"  - name: {name}",
+            "    config:",
+            "      sweep:",
+            SPEC.format(tracking=tracking).rstrip(),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -116,7 +121,9 @@ class _Base:
         return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
 
 
-def _check_runs_match_table(client: MlflowClient, runs: pd.DataFrame, manifest: pd.DataFrame, experiment: str):
+def _check_runs_match_table(
+    client: MlflowClient, runs: pd.DataFrame, manifest: pd.DataFrame, experiment: str
+):
     children = _children(client, experiment)
     assert len(children) == len(manifest) == 3 * 5
     by_id = {r.info.run_id: r for r in children}
@@ -151,7 +158,9 @@ def _check_winner_model(
         [experiment_id], filter_string=f"source_run_id = '{winner['mlflow_run_id']}'"
     )
     assert len(logged) == 1
-    local = mlflow.artifacts.download_artifacts(artifact_uri=logged[0].artifact_location, tracking_uri=uri)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=logged[0].artifact_location, tracking_uri=uri
+    )
     features = _frame(project, "sales")
     X = features[features["store"] == winner["store"]][["a", "b"]]
     expected = load_model(bytes(winner["model"])).predict(X)
@@ -177,7 +186,9 @@ class TestTracking(_Base):
             runs_fail=f"{{uri: '{down}'}}",
             runs_warn=f"{{uri: '{down}', on_error: warn}}",
         )
-        runs = dict.fromkeys(("sales_runs.py", "sales_remote.py", "runs_fail.py", "runs_warn.py"), RUNS_PY)
+        runs = dict.fromkeys(
+            ("sales_runs.py", "sales_remote.py", "runs_fail.py", "runs_warn.py"), RUNS_PY
+        )
         return {"sales_manifest.py": MANIFEST_PY, **runs, "schema.yml": schema}
 
     @pytest.fixture(scope="class")
@@ -199,12 +210,19 @@ class TestTracking(_Base):
     def test_parent_run_has_tags_figure_and_table(self, project, built):
         client = MlflowClient(self.uri(project))
         exp = client.get_experiment_by_name("sales_runs")
-        parents = [r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+        parents = [
+            r
+            for r in client.search_runs([exp.experiment_id])
+            if "mlflow.parentRunId" not in r.data.tags
+        ]
         assert len(parents) == 1
         parent = parents[0]
         assert parent.info.status == "FINISHED"
         assert parent.data.tags["dbt.unique_id"] == "model.test.sales_runs"
-        assert parent.data.tags["dbt.invocation_id"] == _frame(project, "sales_runs")["dbt_invocation_id"][0]
+        assert (
+            parent.data.tags["dbt.invocation_id"]
+            == _frame(project, "sales_runs")["dbt_invocation_id"][0]
+        )
         assert {"dbt.target", "spec_hash"} <= set(parent.data.tags)
         assert parent.data.metrics["n_failed"] == 3
         names = {a.path for a in client.list_artifacts(parent.info.run_id)}
@@ -212,7 +230,9 @@ class TestTracking(_Base):
 
     def test_winner_model_loads_and_predicts_like_the_table(self, project, built):
         uri = self.uri(project)
-        _check_winner_model(MlflowClient(uri), project, _frame(project, "sales_runs"), uri, "sales_runs")
+        _check_winner_model(
+            MlflowClient(uri), project, _frame(project, "sales_runs"), uri, "sales_runs"
+        )
 
     def test_child_runs_and_winner_models_on_the_server(self, project, built, mlflow_server):
         assert str(built["sales_remote"].status) == "success"
@@ -222,7 +242,11 @@ class TestTracking(_Base):
         _check_winner_model(client, project, runs, mlflow_server, "sales_remote")
         # the retry cleanup's search through the server touched this build's child runs only
         exp = client.get_experiment_by_name("sales_remote")
-        parents = [r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+        parents = [
+            r
+            for r in client.search_runs([exp.experiment_id])
+            if "mlflow.parentRunId" not in r.data.tags
+        ]
         assert [r.info.status for r in parents] == ["FINISHED"]
         # each sweep logged where its spec said, and only there
         assert client.get_experiment_by_name("sales_runs") is None
@@ -231,7 +255,10 @@ class TestTracking(_Base):
     def test_unreachable_server_fails_with_its_uri(self, built, down):
         result = built["runs_fail"]
         assert str(result.status) == "error"
-        assert f"MLflow tracking for model 'runs_fail' failed at tracking URI '{down}'" in result.message
+        assert (
+            f"MLflow tracking for model 'runs_fail' failed at tracking URI '{down}'"
+            in result.message
+        )
         assert "set sweep.tracking.on_error: warn" in result.message
 
     def test_warn_trains_and_materialises_without_tracking(self, project, built):
@@ -241,7 +268,9 @@ class TestTracking(_Base):
         assert runs["mlflow_run_id"].isna().all()
         assert (runs["status"] == "ok").sum() == 12
 
-    def test_logging_leaves_the_process_tracking_uri_as_it_was(self, built, tracking_uri_env_before):
+    def test_logging_leaves_the_process_tracking_uri_as_it_was(
+        self, built, tracking_uri_env_before
+    ):
         # mlflow.set_tracking_uri exports $MLFLOW_TRACKING_URI; left set by a sweep, it sent the next
         # project built in this process to this project's store (see the second-project test)
         assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_uri_env_before
@@ -256,7 +285,9 @@ class TestTracking(_Base):
         exp = client.get_experiment_by_name("sales_runs")
         assert len(client.search_runs([exp.experiment_id])) == 15 + 2  # a parent run per invocation
 
-    def test_a_second_project_in_the_same_process_logs_into_its_own_store(self, project, built, tmp_path):
+    def test_a_second_project_in_the_same_process_logs_into_its_own_store(
+        self, project, built, tmp_path
+    ):
         """Regression: after this class's build had logged its winner models, a second project built
         in the same process logged into THIS project's mlflow.db (model logging had left it in
         $MLFLOW_TRACKING_URI, which the second sweep took for the user's choice), so a client on the
@@ -264,7 +295,9 @@ class TestTracking(_Base):
         project is the second one afterwards."""
         first = MlflowClient(self.uri(project))
         first_experiment = first.get_experiment_by_name("sales_runs").experiment_id
-        first_runs = {r.info.run_id for r in first.search_runs([first_experiment], max_results=1000)}
+        first_runs = {
+            r.info.run_id for r in first.search_runs([first_experiment], max_results=1000)
+        }
         root = _second_project(project, tmp_path / "second")
         schema = f"{project.test_schema}_second"
         project.created_schemas.append(schema)  # dropped with the test schema
@@ -273,8 +306,12 @@ class TestTracking(_Base):
         assert (root / "mlflow.db").exists(), "the second project logged into another store"
         runs = _frame(project, "sales_runs", schema=schema)
         manifest = _frame(project, "sales_manifest", schema=schema)
-        _check_runs_match_table(MlflowClient(f"sqlite:///{root / 'mlflow.db'}"), runs, manifest, "sales_runs")
-        assert {r.info.run_id for r in first.search_runs([first_experiment], max_results=1000)} == first_runs
+        _check_runs_match_table(
+            MlflowClient(f"sqlite:///{root / 'mlflow.db'}"), runs, manifest, "sales_runs"
+        )
+        assert {
+            r.info.run_id for r in first.search_runs([first_experiment], max_results=1000)
+        } == first_runs
 
 
 def _second_project(project, root: Path) -> Path:
@@ -314,7 +351,9 @@ class _Server:
                    "--artifacts-destination", str(root / "mlartifacts")]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root)
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root
+        )
 
     def wait_ready(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
@@ -326,7 +365,9 @@ class _Server:
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server did not start: {self.log_path.read_text()[-2000:]}"
+                )
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -360,7 +401,7 @@ def mlflow_server(mlflow_server_starting) -> str:
 # per dbt model (per Spark job group: a marker file only the first crash creates). A task trains and
 # logs its units one after another, so by then the first unit's child runs and winner model are in
 # MLflow; Spark reruns the task (spark.task.maxFailures 2), which logs that unit again.
-CRASH_ONCE_PY = '''\
+CRASH_ONCE_PY = """\
 import os
 import zlib
 from pathlib import Path
@@ -389,7 +430,7 @@ class CrashOnceRidge(Ridge):
                     os.close(marker)
                     os._exit(3)  # a worker dying mid-task, after the task's first unit was logged
         return super().fit(X, y, sample_weight=sample_weight)
-'''
+"""
 
 RETRY_STORES = 9  # units; local[2,2] deals them to 8 tasks, so one task trains two
 RETRY_SPEC = """\
@@ -432,7 +473,9 @@ def _retry_project(root: Path) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "seeds").mkdir()
     (root / "helpers").mkdir()
-    (root / "profiles.yml").write_text(yaml.safe_dump({"sweep": {"target": "local", "outputs": {"local": target}}}))
+    (root / "profiles.yml").write_text(
+        yaml.safe_dump({"sweep": {"target": "local", "outputs": {"local": target}}})
+    )
     (root / "dbt_project.yml").write_text(yaml.safe_dump({
         "name": "retry", "profile": "sweep", "config-version": 2,
         "models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"},
@@ -503,9 +546,13 @@ def test_retried_tasks_leave_one_child_run_per_manifest_row(retried_build):
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("sales_runs").experiment_id
-    (parent,) = [r for r in client.search_runs([experiment]) if "mlflow.parentRunId" not in r.data.tags]
+    (parent,) = [
+        r for r in client.search_runs([experiment]) if "mlflow.parentRunId" not in r.data.tags
+    ]
     of_parent = f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
-    deleted = client.search_runs([experiment], of_parent, run_view_type=ViewType.DELETED_ONLY, max_results=1000)
+    deleted = client.search_runs(
+        [experiment], of_parent, run_view_type=ViewType.DELETED_ONLY, max_results=1000
+    )
     # the fault happened: some unit was logged by a first attempt that Spark then retried
     assert deleted, f"no task attempt logged child runs and died:\n{output[-5000:]}"
     assert {r.data.tags["run_key"] for r in deleted} <= set(runs["run_key"])
@@ -518,7 +565,9 @@ def test_retried_tasks_leave_one_child_run_per_manifest_row(retried_build):
     assert len(models) == RETRY_STORES and {m.source_run_id for m in models} <= table_ids
     versions = client.search_model_versions("name LIKE 'sales_runs-%'")
     assert len(versions) == RETRY_STORES and {v.run_id for v in versions} <= table_ids
-    assert f"Deleted {len(deleted)} MLflow child run(s) of parent run {parent.info.run_id}" in output
+    assert (
+        f"Deleted {len(deleted)} MLflow child run(s) of parent run {parent.info.run_id}" in output
+    )
 
     # level sweep: each group's winner once on the parent run, registered once
     sweep = client.get_experiment_by_name("sales_sweep").experiment_id

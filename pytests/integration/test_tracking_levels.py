@@ -123,7 +123,9 @@ class TestTrackingLevels:
     def models(self):
         files = {"schema.yml": _schema()}
         for name, (manifest, _, _) in MODELS.items():
-            files[f"{name}.py"] = MANIFEST_PY if manifest is None else RUNS_PY.format(manifest=manifest)
+            files[f"{name}.py"] = (
+                MANIFEST_PY if manifest is None else RUNS_PY.format(manifest=manifest)
+            )
         return files
 
     @pytest.fixture(scope="class")
@@ -135,11 +137,15 @@ class TestTrackingLevels:
     def _parent(self, client: MlflowClient, experiment: str):
         exp = client.get_experiment_by_name(experiment)
         runs = client.search_runs([exp.experiment_id])
-        return exp, [r for r in runs if "mlflow.parentRunId" not in r.data.tags], [
-            r for r in runs if "mlflow.parentRunId" in r.data.tags
-        ]
+        return (
+            exp,
+            [r for r in runs if "mlflow.parentRunId" not in r.data.tags],
+            [r for r in runs if "mlflow.parentRunId" in r.data.tags],
+        )
 
-    def test_groups_level_one_run_per_group_with_winner_model_and_trials(self, project, built, tmp_path):
+    def test_groups_level_one_run_per_group_with_winner_model_and_trials(
+        self, project, built, tmp_path
+    ):
         """A group run per group carries the winner's params and metrics, its model (registered as a
         version of the group's model), and the group's trials as one table."""
         runs = _frame(project, "runs_groups")
@@ -154,18 +160,26 @@ class TestTrackingLevels:
             assert run.data.metrics["rmse"] == pytest.approx(winner["rmse"], rel=1e-12)
             assert run.data.metrics["n_ok"] == RUNS_PER_GROUP
             trials = _table(built, run.info.run_id, "trials.json", tmp_path)
-            search = runs[(runs["store"] == store) & (runs["estimator_name"] == "ridge_search")].iloc[0]
+            search = runs[
+                (runs["store"] == store) & (runs["estimator_name"] == "ridge_search")
+            ].iloc[0]
             assert trials["run_key"].unique().tolist() == [search["run_key"]]
-            assert trials["value"].tolist() == pytest.approx([t["value"] for t in json.loads(search["trials"])])
+            assert trials["value"].tolist() == pytest.approx(
+                [t["value"] for t in json.loads(search["trials"])]
+            )
             version = built.get_model_version(f"runs_groups-{store}", "1")
             assert version.run_id == run.info.run_id
             X = _frame(project, "sales").query("store == @store")[["a", "b"]]
             np.testing.assert_allclose(
-                mlflow.sklearn.load_model(built.get_model_version_download_uri(version.name, "1")).predict(X),
+                mlflow.sklearn.load_model(
+                    built.get_model_version_download_uri(version.name, "1")
+                ).predict(X),
                 load_model(bytes(winner["model"])).predict(X),
             )
 
-    def test_sweep_level_parent_only_with_results_trials_and_worker_logged_models(self, project, built, tmp_path):
+    def test_sweep_level_parent_only_with_results_trials_and_worker_logged_models(
+        self, project, built, tmp_path
+    ):
         """Only the parent run: every row points at it; it holds the results, the trials of every
         search run as one table, the figure, and one winner model per group (logged by the workers)."""
         runs = _frame(project, "runs_sweep")
@@ -179,7 +193,9 @@ class TestTrackingLevels:
         search = runs[runs["estimator_name"] == "ridge_search"]
         assert sorted(set(table["run_key"])) == sorted(search["run_key"])
         assert len(table) == 4 * len(STORES)
-        assert json.loads(parent.data.tags["mlflow.loggedArtifacts"]) == [{"path": "trials.json", "type": "table"}]
+        assert json.loads(parent.data.tags["mlflow.loggedArtifacts"]) == [
+            {"path": "trials.json", "type": "table"}
+        ]
         models = built.search_logged_models([exp.experiment_id])
         winners = _winners(runs)
         assert sorted(m.name for m in models) == sorted(
@@ -192,4 +208,6 @@ class TestTrackingLevels:
         search = runs[runs["estimator_name"] == "ridge_search"].iloc[0]
         history = built.get_metric_history(search["mlflow_run_id"], "trial_value")
         trials = json.loads(search["trials"])
-        assert sorted((m.step, m.value) for m in history) == [(t["number"], t["value"]) for t in trials]
+        assert sorted((m.step, m.value) for m in history) == [
+            (t["number"], t["value"]) for t in trials
+        ]

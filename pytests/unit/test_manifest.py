@@ -21,7 +21,11 @@ from dbt_sweep.spec import spec_hash
 
 def _groups(n: int, *, fingerprint: str = "fp") -> pd.DataFrame:
     return pd.DataFrame(
-        {"group_id": [f"g{i:04d}" for i in range(n)], "n_rows": 100, "data_fingerprint": fingerprint}
+        {
+            "group_id": [f"g{i:04d}" for i in range(n)],
+            "n_rows": 100,
+            "data_fingerprint": fingerprint,
+        }
     )
 
 
@@ -64,8 +68,22 @@ def test_run_key_is_deterministic() -> None:
 
 @pytest.mark.parametrize(
     ("n_groups", "parallelism", "shards", "expected"),
-    [(4, 2, "auto", 1), (1, 2, "auto", 4), (4, 8, "auto", 4), (1000, 8, "auto", 1), (2, 1, 3, 3), (2, 1, 50, 8)],
-    ids=["enough-groups", "one-group", "few-groups", "many-groups", "fixed", "fixed-capped-at-runs"],
+    [
+        (4, 2, "auto", 1),
+        (1, 2, "auto", 4),
+        (4, 8, "auto", 4),
+        (1000, 8, "auto", 1),
+        (2, 1, 3, 3),
+        (2, 1, 50, 8),
+    ],
+    ids=[
+        "enough-groups",
+        "one-group",
+        "few-groups",
+        "many-groups",
+        "fixed",
+        "fixed-capped-at-runs",
+    ],
 )
 def test_sharding(n_groups: int, parallelism: int, shards: object, expected: int) -> None:
     """With shards: auto, few groups are split into ceil(2 * parallelism / n_groups) shards."""
@@ -75,7 +93,12 @@ def test_sharding(n_groups: int, parallelism: int, shards: object, expected: int
 
 def test_fifty_runs_four_groups_lpt_balanced() -> None:
     """4 groups x 50 runs with parallelism 2 -> 1 shard each; with parallelism 8 -> 4 balanced shards."""
-    estimators = [{"estimator": "sklearn.ensemble.RandomForestRegressor", "grid": {"n_estimators": list(range(10, 510, 10))}}]
+    estimators = [
+        {
+            "estimator": "sklearn.ensemble.RandomForestRegressor",
+            "grid": {"n_estimators": list(range(10, 510, 10))},
+        }
+    ]
     assert len(build_manifest(make_spec(estimators=estimators), _groups(4), parallelism=2)) == 200
     manifest = build_manifest(make_spec(estimators=estimators), _groups(4), parallelism=8)
     loads = manifest.groupby(["group_id", "shard"])["est_cost"].sum().unstack()
@@ -87,10 +110,16 @@ def test_fifty_runs_four_groups_lpt_balanced() -> None:
 def test_equal_cost_grid_points_mix_every_axis_in_every_shard() -> None:
     """A 5 x 5 x 2 SVR grid (equal estimated costs) on one group in 4 shards: round-robin in
     grid order would give two shards all of one gamma; each shard gets every axis' values."""
-    grid = {"C": [0.1, 0.5, 3.0, 18.0, 100.0], "epsilon": [0.05, 0.1, 0.2, 0.3, 0.5], "gamma": ["scale", 0.05]}
+    grid = {
+        "C": [0.1, 0.5, 3.0, 18.0, 100.0],
+        "epsilon": [0.05, 0.1, 0.2, 0.3, 0.5],
+        "gamma": ["scale", 0.05],
+    }
     estimators = [{"estimator": "sklearn.svm.SVR", "grid": grid}]
     manifest = build_manifest(make_spec(estimators=estimators), _groups(1), parallelism=2)
-    params = pd.DataFrame([json.loads(p) for p in manifest["params"]]).assign(shard=manifest["shard"])
+    params = pd.DataFrame([json.loads(p) for p in manifest["params"]]).assign(
+        shard=manifest["shard"]
+    )
     assert params["shard"].nunique() == 4
     per_shard = params.groupby("shard")
     assert per_shard.size().max() - per_shard.size().min() <= 1
@@ -103,7 +132,12 @@ def test_est_cost_ranks_families() -> None:
     """Kernel methods grow like n^2, ensembles with n_estimators, linear models stay cheap."""
     linear = estimate_cost("sklearn.linear_model.Ridge", {}, n_rows=10_000, n_features=10)
     kernel = estimate_cost("sklearn.svm.SVR", {}, n_rows=10_000, n_features=10)
-    forest = estimate_cost("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 300}, n_rows=10_000, n_features=10)
+    forest = estimate_cost(
+        "sklearn.ensemble.RandomForestRegressor",
+        {"n_estimators": 300},
+        n_rows=10_000,
+        n_features=10,
+    )
     assert linear < forest < kernel
 
 

@@ -20,7 +20,10 @@ NO_CLASSES = np.array([])
     "y, pred",
     [
         (np.random.default_rng(0).normal(size=50), np.random.default_rng(1).normal(size=50)),
-        (np.array([0.0, 1.0, -2.0, 0.0]), np.array([0.5, 1.0, -1.0, 0.0])),  # zeros in y: mape's eps
+        (
+            np.array([0.0, 1.0, -2.0, 0.0]),
+            np.array([0.5, 1.0, -1.0, 0.0]),
+        ),  # zeros in y: mape's eps
         (np.full(5, 3.0), np.full(5, 3.0)),  # constant target, exact: r2 = 1
         (np.full(5, 3.0), np.arange(5.0)),  # constant target, not exact: r2 = 0
         (np.arange(4), np.arange(4).reshape(-1, 1) + 0.5),  # integer y, column-shaped predictions

@@ -43,7 +43,12 @@ def test_defaults() -> None:
     assert spec.estimators[0].name == "svc"
     assert spec.metrics == ["accuracy", "f1", "roc_auc", "log_loss"]
     assert spec.primary_direction == "minimize"
-    assert (spec.split.kind, spec.split.test_size, spec.split.seed, spec.shards) == ("random", 0.2, 0, "auto")
+    assert (spec.split.kind, spec.split.test_size, spec.split.seed, spec.shards) == (
+        "random",
+        0.2,
+        0,
+        "auto",
+    )
 
 
 def _estimators(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -53,52 +58,66 @@ def _estimators(*entries: dict[str, Any]) -> dict[str, Any]:
 BAD_SPECS = [
     (
         _estimators({"estimator": "xgboost.XGBRegressor"}),
-        PREFIX.format("sweep.estimators[0].estimator") + "is 'xgboost.XGBRegressor', which is not in the estimator "
+        PREFIX.format("sweep.estimators[0].estimator")
+        + "is 'xgboost.XGBRegressor', which is not in the estimator "
         "allowlist ['sklearn.']; add its module prefix to sweep.allowed_modules.",
     ),
     (
         _estimators({"estimator": "sklearn.svm.SVRR"}),
-        PREFIX.format("sweep.estimators[0].estimator") + "must be an importable 'module.Class' path. "
+        PREFIX.format("sweep.estimators[0].estimator")
+        + "must be an importable 'module.Class' path. "
         "Got 'sklearn.svm.SVRR' instead: sklearn.svm has no 'SVRR'. Did you mean one of ['SVR', 'NuSVR']?",
     ),
     (
         _estimators({"estimator": "sklearn.svm.SVR", "params": {"foo": 1}}),
-        PREFIX.format("sweep.estimators[0].params.foo") + f"is not a parameter of SVR. Valid parameters are: {SVR_PARAMS}.",
+        PREFIX.format("sweep.estimators[0].params.foo")
+        + f"is not a parameter of SVR. Valid parameters are: {SVR_PARAMS}.",
     ),
     (
         _estimators({"estimator": "sklearn.svm.SVR", "grid": {"C": [1.0, "abc"]}}),
-        PREFIX.format("sweep.estimators[0].grid.C") + "must be a float in the range (0.0, inf]. Got 'abc' instead.",
+        PREFIX.format("sweep.estimators[0].grid.C")
+        + "must be a float in the range (0.0, inf]. Got 'abc' instead.",
     ),
     (
         _estimators({"estimator": "sklearn.svm.SVR", "grid": {"C": [-1]}}),
-        PREFIX.format("sweep.estimators[0].grid.C") + "must be a float in the range (0.0, inf]. Got -1 instead.",
+        PREFIX.format("sweep.estimators[0].grid.C")
+        + "must be a float in the range (0.0, inf]. Got -1 instead.",
     ),
     (
-        _estimators({"estimator": "sklearn.linear_model.Ridge"}, {"estimator": "sklearn.svm.SVR", "grid": {"C": "abc"}}),
-        PREFIX.format("sweep.estimators[1].grid.C") + "must be a list with at least one value. Got 'abc' instead.",
+        _estimators(
+            {"estimator": "sklearn.linear_model.Ridge"},
+            {"estimator": "sklearn.svm.SVR", "grid": {"C": "abc"}},
+        ),
+        PREFIX.format("sweep.estimators[1].grid.C")
+        + "must be a list with at least one value. Got 'abc' instead.",
     ),
     (
         _estimators({"estimator": "sklearn.svm.SVC"}),
-        PREFIX.format("sweep.estimators[0].estimator") + "must name a regressor for task 'regression'. "
+        PREFIX.format("sweep.estimators[0].estimator")
+        + "must name a regressor for task 'regression'. "
         "Got 'sklearn.svm.SVC' instead.",
     ),
     (
         {"metrics": ["mae", "accuracy"]},
-        PREFIX.format("sweep.metrics[1]") + "must be a metric for task 'regression'. Got 'accuracy' instead. "
+        PREFIX.format("sweep.metrics[1]")
+        + "must be a metric for task 'regression'. Got 'accuracy' instead. "
         "Valid metrics for task 'regression' are: ['mae', 'rmse', 'r2', 'mape'].",
     ),
     (
         {"group_by": ["group_id", "group_id"]},
-        PREFIX.format("sweep.group_by[1]") + "repeats column 'group_id', already at sweep.group_by[0].",
+        PREFIX.format("sweep.group_by[1]")
+        + "repeats column 'group_id', already at sweep.group_by[0].",
     ),
     (
         {"features": ["x0", "group_id"]},
-        PREFIX.format("sweep.features[1]") + "names column 'group_id', which is already sweep.group_by[0]; "
+        PREFIX.format("sweep.features[1]")
+        + "names column 'group_id', which is already sweep.group_by[0]; "
         "a column cannot also be a feature.",
     ),
     (
         {"target": "group_id"},
-        PREFIX.format("sweep.target") + "names column 'group_id', which is already sweep.group_by[0].",
+        PREFIX.format("sweep.target")
+        + "names column 'group_id', which is already sweep.group_by[0].",
     ),
     ({"foo": 1}, PREFIX.format("sweep.foo") + f"is not a valid key. Valid keys are: {TOP_KEYS}."),
     (
@@ -107,10 +126,17 @@ BAD_SPECS = [
     ),
     (
         {"split": {"kind": "bootstrap"}},
-        PREFIX.format("sweep.split.kind") + "must be one of ['random', 'time', 'kfold']. Got 'bootstrap' instead.",
+        PREFIX.format("sweep.split.kind")
+        + "must be one of ['random', 'time', 'kfold']. Got 'bootstrap' instead.",
     ),
-    ({"shards": 0}, PREFIX.format("sweep.shards") + "must be 'auto' or an int >= 1. Got 0 instead."),
-    ({"target": None}, PREFIX.format("sweep.target") + "is required but missing; add it to the sweep config."),
+    (
+        {"shards": 0},
+        PREFIX.format("sweep.shards") + "must be 'auto' or an int >= 1. Got 0 instead.",
+    ),
+    (
+        {"target": None},
+        PREFIX.format("sweep.target") + "is required but missing; add it to the sweep config.",
+    ),
 ]
 BAD_IDS = [
     "disallowed-estimator", "unknown-estimator", "unknown-param", "grid-wrong-type", "grid-out-of-range",
@@ -206,30 +232,90 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "EstimatorSpec.seed": ("estimators.0.seed", "0", "sweep.estimators[0].seed"),
     "EstimatorSpec.halving": ("estimators.0.halving", 3, "sweep.estimators[0].halving"),
     "EstimatorSpec.pruning": ("estimators.0.pruning", "median", "sweep.estimators[0].pruning"),
-    "PruningSpec.pruner": ("estimators.0.pruning", {"pruner": "asha"}, "sweep.estimators[0].pruning.pruner"),
-    "PruningSpec.epochs": ("estimators.0.pruning", {"epochs": 0}, "sweep.estimators[0].pruning.epochs"),
-    "PruningSpec.warmup": ("estimators.0.pruning", {"warmup": -1}, "sweep.estimators[0].pruning.warmup"),
-    "HalvingSpec.factor": ("estimators.0.halving", {"factor": 1}, "sweep.estimators[0].halving.factor"),
-    "HalvingSpec.min_rows": ("estimators.0.halving", {"min_rows": 1}, "sweep.estimators[0].halving.min_rows"),
-    "SpaceDim.choice": ("estimators.0.space", {"C": {"choice": []}}, "sweep.estimators[0].space.C.choice"),
-    "SpaceDim.int": ("estimators.0.space", {"C": {"int": [1, 2, 3]}}, "sweep.estimators[0].space.C.int"),
-    "SpaceDim.float": ("estimators.0.space", {"C": {"float": "ab"}}, "sweep.estimators[0].space.C.float"),
-    "SpaceDim.log": ("estimators.0.space", {"C": {"float": [1, 2], "log": 1}}, "sweep.estimators[0].space.C.log"),
+    "PruningSpec.pruner": (
+        "estimators.0.pruning",
+        {"pruner": "asha"},
+        "sweep.estimators[0].pruning.pruner",
+    ),
+    "PruningSpec.epochs": (
+        "estimators.0.pruning",
+        {"epochs": 0},
+        "sweep.estimators[0].pruning.epochs",
+    ),
+    "PruningSpec.warmup": (
+        "estimators.0.pruning",
+        {"warmup": -1},
+        "sweep.estimators[0].pruning.warmup",
+    ),
+    "HalvingSpec.factor": (
+        "estimators.0.halving",
+        {"factor": 1},
+        "sweep.estimators[0].halving.factor",
+    ),
+    "HalvingSpec.min_rows": (
+        "estimators.0.halving",
+        {"min_rows": 1},
+        "sweep.estimators[0].halving.min_rows",
+    ),
+    "SpaceDim.choice": (
+        "estimators.0.space",
+        {"C": {"choice": []}},
+        "sweep.estimators[0].space.C.choice",
+    ),
+    "SpaceDim.int": (
+        "estimators.0.space",
+        {"C": {"int": [1, 2, 3]}},
+        "sweep.estimators[0].space.C.int",
+    ),
+    "SpaceDim.float": (
+        "estimators.0.space",
+        {"C": {"float": "ab"}},
+        "sweep.estimators[0].space.C.float",
+    ),
+    "SpaceDim.log": (
+        "estimators.0.space",
+        {"C": {"float": [1, 2], "log": 1}},
+        "sweep.estimators[0].space.C.log",
+    ),
     "PreprocessingSpec.impute": ("preprocessing.impute", "median", "sweep.preprocessing.impute"),
     "PreprocessingSpec.one_hot": ("preprocessing.one_hot", True, "sweep.preprocessing.one_hot"),
     "PreprocessingSpec.scale": ("preprocessing.scale", "robust", "sweep.preprocessing.scale"),
-    "PreprocessingSpec.select_k_best": ("preprocessing.select_k_best", 5, "sweep.preprocessing.select_k_best"),
-    "ImputeSpec.strategy": ("preprocessing.impute.strategy", "avg", "sweep.preprocessing.impute.strategy"),
-    "ImputeSpec.fill_value": ("preprocessing.impute.fill_value", [0], "sweep.preprocessing.impute.fill_value"),
-    "OneHotSpec.columns": ("preprocessing.one_hot.columns", [], "sweep.preprocessing.one_hot.columns"),
-    "SelectKBestSpec.k": ("preprocessing.select_k_best.k", 0, "sweep.preprocessing.select_k_best.k"),
+    "PreprocessingSpec.select_k_best": (
+        "preprocessing.select_k_best",
+        5,
+        "sweep.preprocessing.select_k_best",
+    ),
+    "ImputeSpec.strategy": (
+        "preprocessing.impute.strategy",
+        "avg",
+        "sweep.preprocessing.impute.strategy",
+    ),
+    "ImputeSpec.fill_value": (
+        "preprocessing.impute.fill_value",
+        [0],
+        "sweep.preprocessing.impute.fill_value",
+    ),
+    "OneHotSpec.columns": (
+        "preprocessing.one_hot.columns",
+        [],
+        "sweep.preprocessing.one_hot.columns",
+    ),
+    "SelectKBestSpec.k": (
+        "preprocessing.select_k_best.k",
+        0,
+        "sweep.preprocessing.select_k_best.k",
+    ),
     "RandomSplit.kind": ("split", {"kind": "randomly"}, "sweep.split.kind"),
     "RandomSplit.test_size": ("split.test_size", 1.0, "sweep.split.test_size"),
     "RandomSplit.seed": ("split.seed", "0", "sweep.split.seed"),
     "RandomSplit.stratify": ("split.stratify", "yes", "sweep.split.stratify"),
     "TimeSplit.kind": ("split", {"kind": "times", "column": "t"}, "sweep.split.kind"),
     "TimeSplit.column": ("split", {"kind": "time", "column": ""}, "sweep.split.column"),
-    "TimeSplit.test_size": ("split", {"kind": "time", "column": "t", "test_size": -0.5}, "sweep.split.test_size"),
+    "TimeSplit.test_size": (
+        "split",
+        {"kind": "time", "column": "t", "test_size": -0.5},
+        "sweep.split.test_size",
+    ),
     "KFoldSplit.kind": ("split", {"kind": "k-fold"}, "sweep.split.kind"),
     "KFoldSplit.folds": ("split", {"kind": "kfold", "folds": 1}, "sweep.split.folds"),
     "KFoldSplit.seed": ("split", {"kind": "kfold", "seed": 0.5}, "sweep.split.seed"),
@@ -251,7 +337,9 @@ def test_every_field_has_a_bad_value() -> None:
     assert fields == set(BAD_FIELD_VALUES)
 
 
-@pytest.mark.parametrize(("path", "value", "key"), BAD_FIELD_VALUES.values(), ids=list(BAD_FIELD_VALUES))
+@pytest.mark.parametrize(
+    ("path", "value", "key"), BAD_FIELD_VALUES.values(), ids=list(BAD_FIELD_VALUES)
+)
 def test_field_rejects_bad_value(path: str, value: Any, key: str) -> None:
     """Each declared constraint rejects a bad value, and the error names the field's key."""
     raw = copy.deepcopy(FULL_SPEC)
@@ -260,7 +348,14 @@ def test_field_rejects_bad_value(path: str, value: Any, key: str) -> None:
         parse_spec(raw, model="sweep_runs")
 
 
-DTYPES = {"group_id": "string", "row_id": "numeric", "x0": "numeric", "x1": "numeric", "city": "string", "y": "numeric"}
+DTYPES = {
+    "group_id": "string",
+    "row_id": "numeric",
+    "x0": "numeric",
+    "x1": "numeric",
+    "city": "string",
+    "y": "numeric",
+}
 
 
 @pytest.mark.parametrize(
@@ -269,13 +364,15 @@ DTYPES = {"group_id": "string", "row_id": "numeric", "x0": "numeric", "x1": "num
         (
             {"features": ["x0", "x1", "x2", "x9"]},
             DTYPES,
-            PREFIX.format("sweep.features[2]") + "names column 'x2', which is not in table 'feat_demo_regression'. "
+            PREFIX.format("sweep.features[2]")
+            + "names column 'x2', which is not in table 'feat_demo_regression'. "
             f"Available columns are: {list(DTYPES)}.",
         ),
         (
             {},
             {k: v for k, v in DTYPES.items() if k != "y"},
-            PREFIX.format("sweep.target") + "names column 'y', which is not in table 'feat_demo_regression'. "
+            PREFIX.format("sweep.target")
+            + "names column 'y', which is not in table 'feat_demo_regression'. "
             f"Available columns are: {[k for k in DTYPES if k != 'y']}.",
         ),
         (
@@ -287,17 +384,25 @@ DTYPES = {"group_id": "string", "row_id": "numeric", "x0": "numeric", "x1": "num
         (
             {"preprocessing": {"scale": "standard"}},
             DTYPES,
-            PREFIX.format("sweep.features") + "selects column 'city' of type 'string', which is not numeric and no "
+            PREFIX.format("sweep.features")
+            + "selects column 'city' of type 'string', which is not numeric and no "
             "one-hot step encodes it; add it to sweep.preprocessing.one_hot.columns or use columns: auto.",
         ),
         (
             {"features": {"exclude": ["x0", "x1", "city"]}},
             DTYPES,
-            PREFIX.format("sweep.features") + "selects no feature columns from table 'feat_demo_regression'. "
+            PREFIX.format("sweep.features")
+            + "selects no feature columns from table 'feat_demo_regression'. "
             f"Available columns are: {list(DTYPES)}.",
         ),
     ],
-    ids=["missing-feature", "missing-target", "missing-group", "non-numeric-without-encoder", "no-features"],
+    ids=[
+        "missing-feature",
+        "missing-target",
+        "missing-group",
+        "non-numeric-without-encoder",
+        "no-features",
+    ],
 )
 def test_check_columns(changes: dict[str, Any], dtypes: dict[str, str], message: str) -> None:
     """Columns the spec names must exist, and non-numeric features need an encoder."""
@@ -318,7 +423,9 @@ def test_spec_hash_is_stable() -> None:
     assert spec_hash(make_spec()) == spec_hash(make_spec())
     assert spec_hash(make_spec()) != spec_hash(make_spec(min_rows=30))
     assert re.fullmatch(r"[0-9a-f]{16}", spec_hash(make_spec()))
-    assert spec_module.canonical_hash({"a": 1, "b": 2}) == spec_module.canonical_hash({"b": 2, "a": 1})
+    assert spec_module.canonical_hash({"a": 1, "b": 2}) == spec_module.canonical_hash(
+        {"b": 2, "a": 1}
+    )
 
 
 @pytest.mark.parametrize(
@@ -337,5 +444,7 @@ def test_store_models_default_follows_what_mlflow_logs(store_models, tracking, e
 
 
 def test_store_models_best_with_log_models_all_is_refused() -> None:
-    with pytest.raises(SweepSpecError, match=re.escape(PREFIX.format("sweep.store_models") + "must be 'all' when")):
+    with pytest.raises(
+        SweepSpecError, match=re.escape(PREFIX.format("sweep.store_models") + "must be 'all' when")
+    ):
         make_spec(store_models="best", tracking={"log_models": "all"})

@@ -46,7 +46,9 @@ def store(db: str, tmp_path: Path) -> TrackingContext:
     """A fresh experiment and parent run in the embedded store; the context a worker gets."""
     mlflow_client = client(db)
     name = tmp_path.name  # unique per test, so are the registered model names
-    experiment_id = mlflow_client.create_experiment(name, artifact_location=(tmp_path / "mlruns").as_uri())
+    experiment_id = mlflow_client.create_experiment(
+        name, artifact_location=(tmp_path / "mlruns").as_uri()
+    )
     parent = mlflow_client.create_run(experiment_id)
     return TrackingContext(
         uri=db, experiment_id=experiment_id, experiment=name,
@@ -56,13 +58,20 @@ def store(db: str, tmp_path: Path) -> TrackingContext:
     )  # fmt: skip
 
 
-def _trained(group: pd.DataFrame, *, store_models: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def _trained(
+    group: pd.DataFrame, *, store_models: str
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Two groups, each its own unit as Spark trains them: (results, input example, fingerprints)."""
     features = pd.concat([group, group.assign(group_id="g2", y=-group["y"])])
-    spec = make_spec(estimators=ESTIMATORS, preprocessing={"scale": "standard"}, store_models=store_models)
+    spec = make_spec(
+        estimators=ESTIMATORS, preprocessing={"scale": "standard"}, store_models=store_models
+    )
     manifest = build_manifest(spec, group_stats(features, spec), parallelism=1)
     result = pd.concat(
-        [train_unit(features[features["group_id"] == g], runs, spec) for g, runs in manifest.groupby("group_id")],
+        [
+            train_unit(features[features["group_id"] == g], runs, spec)
+            for g, runs in manifest.groupby("group_id")
+        ],
         ignore_index=True,
     )
     assert (result["status"] == "ok").all()
@@ -95,14 +104,20 @@ def test_child_runs_equal_the_rows_and_carry_the_trials(store, unit, tmp_path) -
             continue
         trials = json.loads(row["trials"])
         history = mlflow_client.get_metric_history(run_id, "trial_value")
-        assert sorted((m.step, m.value) for m in history) == [(t["number"], t["value"]) for t in trials]
+        assert sorted((m.step, m.value) for m in history) == [
+            (t["number"], t["value"]) for t in trials
+        ]
         assert run.data.metrics["trial_value"] == trials[-1]["value"]  # the latest step
         assert run.data.metrics["n_trials"] == len(trials) == 4
-        assert json.loads(run.data.tags["mlflow.loggedArtifacts"]) == [{"path": "trials.json", "type": "table"}]
+        assert json.loads(run.data.tags["mlflow.loggedArtifacts"]) == [
+            {"path": "trials.json", "type": "table"}
+        ]
         path = mlflow_client.download_artifacts(run_id, "trials.json", str(tmp_path))
         table = pd.read_json(path, orient="split")
         assert table["number"].tolist() == [0, 1, 2, 3]
-        assert table["param.alpha"].tolist() == pytest.approx([t["params"]["alpha"] for t in trials])
+        assert table["param.alpha"].tolist() == pytest.approx(
+            [t["params"]["alpha"] for t in trials]
+        )
         assert set(table["run_key"]) == {row["run_key"]}
 
 
@@ -112,7 +127,9 @@ def test_logged_model_loads_and_predicts_like_the_table(store, unit, bulk) -> No
     client's logged-model calls (any store), loads with mlflow.sklearn and pyfunc, predicts like the
     bytes, has a signature and input example, is an output of its run, and registers a version."""
     result, example, fingerprints = unit
-    stored = result["model"].notna().to_numpy().argmax()  # spec.store_models: best keeps the winner's
+    stored = (
+        result["model"].notna().to_numpy().argmax()
+    )  # spec.store_models: best keeps the winner's
     run_id = log_child_runs(result, fingerprints, store)[stored]
     blob = bytes(result["model"].iloc[stored])
     mlflow_client = MlflowClient(store.uri)
@@ -131,7 +148,9 @@ def test_logged_model_loads_and_predicts_like_the_table(store, unit, bulk) -> No
         expected = load_model(blob).predict(example)
         np.testing.assert_allclose(mlflow.sklearn.load_model(uri).predict(example), expected)
         np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(example), expected)
-        np.testing.assert_allclose(mlflow.sklearn.load_model(f"models:/{store.experiment}-g1/1").predict(example), expected)
+        np.testing.assert_allclose(
+            mlflow.sklearn.load_model(f"models:/{store.experiment}-g1/1").predict(example), expected
+        )
         saved = mlflow.models.Model.load(uri)
     finally:
         mlflow.set_tracking_uri(None)
@@ -155,11 +174,21 @@ def test_logged_model_loads_and_predicts_like_the_table(store, unit, bulk) -> No
         ("groups", "best", False, True, False),  # group runs exist only after training
         ("runs", "none", False, True, False),
     ],
-    ids=["best-whole", "best-sharded", "all-sharded", "all-register-sharded", "sweep-whole", "groups", "none"],
+    ids=[
+        "best-whole",
+        "best-sharded",
+        "all-sharded",
+        "all-register-sharded",
+        "sweep-whole",
+        "groups",
+        "none",
+    ],
 )
 def test_models_on_workers(store, level, log_models, register, whole_groups, expected) -> None:
     """Workers log models exactly when a unit alone can tell which ones."""
-    ctx = replace(store, level=level, log_models=log_models, register=register, whole_groups=whole_groups)
+    ctx = replace(
+        store, level=level, log_models=log_models, register=register, whole_groups=whole_groups
+    )
     assert ctx.models_on_workers is expected
 
 
@@ -190,9 +219,16 @@ def test_all_models_skip_reused_runs_that_have_one(store, regression_group) -> N
     """`log_models: all`: every ok run gets a model, except a reused run that already has one."""
     result, example, fingerprints = _trained(regression_group, store_models="all")
     ctx = replace(store, log_models="all")
-    rows = result.assign(data_fingerprint=fingerprints, mlflow_run_id=log_child_runs(result, fingerprints, ctx))
+    rows = result.assign(
+        data_fingerprint=fingerprints, mlflow_run_id=log_child_runs(result, fingerprints, ctx)
+    )
     first = rows.iloc[0]
-    reused = replace(ctx, existing={f"{first['run_key']}:{first['data_fingerprint']}": (first["mlflow_run_id"], True)})
+    reused = replace(
+        ctx,
+        existing={
+            f"{first['run_key']}:{first['data_fingerprint']}": (first["mlflow_run_id"], True)
+        },
+    )
     logged = log_unit_models(MlflowClient(store.uri), rows, example, reused)
     assert sorted(logged) == sorted(rows["mlflow_run_id"].iloc[1:])
 

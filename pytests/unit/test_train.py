@@ -41,12 +41,16 @@ class Exploding(RegressorMixin, BaseEstimator):
 
 
 def _run(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
-    return train_unit(features, build_manifest(spec, group_stats(features, spec), parallelism=1), spec)
+    return train_unit(
+        features, build_manifest(spec, group_stats(features, spec), parallelism=1), spec
+    )
 
 
 def test_regression_ok_rows_and_schema(regression_group: pd.DataFrame) -> None:
     """Every run succeeds with sane metrics, and the output matches run_columns with nullable dtypes."""
-    spec = make_spec(estimators=RIDGE, preprocessing={"impute": {"strategy": "mean"}, "scale": "minmax"})
+    spec = make_spec(
+        estimators=RIDGE, preprocessing={"impute": {"strategy": "mean"}, "scale": "minmax"}
+    )
     runs = _run(regression_group.assign(shard=0), spec)
     assert runs["status"].tolist() == ["ok", "ok"]
     assert runs["error"].isna().all()
@@ -62,7 +66,9 @@ def test_regression_ok_rows_and_schema(regression_group: pd.DataFrame) -> None:
         "n_test": "Int64", "fit_seconds": "float64", "score_seconds": "float64", "model": "object",
         "trained_at": "datetime64[ns, UTC]", "trials": "object",
     }  # fmt: skip
-    assert run_schema(spec, {"group_id": "string"}).startswith("`run_key` string, `group_id` string, ")
+    assert run_schema(spec, {"group_id": "string"}).startswith(
+        "`run_key` string, `group_id` string, "
+    )
 
 
 def test_model_loads_and_predicts_identically(regression_group: pd.DataFrame) -> None:
@@ -78,7 +84,10 @@ def test_model_loads_and_predicts_identically(regression_group: pd.DataFrame) ->
 
 @pytest.mark.parametrize(
     "preprocessing",
-    [{"impute": {"strategy": "median"}, "scale": "standard"}, {"scale": "minmax", "select_k_best": {"k": 2}}],
+    [
+        {"impute": {"strategy": "median"}, "scale": "standard"},
+        {"scale": "minmax", "select_k_best": {"k": 2}},
+    ],
 )
 def test_shared_preprocessing_equals_fitting_each_pipeline(
     regression_group: pd.DataFrame, preprocessing: dict
@@ -102,12 +111,16 @@ def test_shared_preprocessing_equals_fitting_each_pipeline(
         stored = load_model(run["model"])
         np.testing.assert_allclose(stored.predict(group.X), alone.predict(group.X))
         assert [name for name, _ in stored.steps] == [name for name, _ in alone.steps]
-    alphas = [load_model(m).named_steps["estimator"].get_params().get("alpha") for m in runs["model"]]
+    alphas = [
+        load_model(m).named_steps["estimator"].get_params().get("alpha") for m in runs["model"]
+    ]
     assert alphas[:2] == [0.1, 1.0]
 
 
 @pytest.mark.parametrize("primary", ["rmse", "r2"])
-def test_store_models_best_keeps_only_the_units_winner(regression_group: pd.DataFrame, primary: str) -> None:
+def test_store_models_best_keeps_only_the_units_winner(
+    regression_group: pd.DataFrame, primary: str
+) -> None:
     """store_models: best (the default) stores the bytes of the unit's best ok run only, by the
     primary metric in its direction, as sweep_best_models ranks; all stores every ok run's."""
     estimators = [
@@ -115,14 +128,18 @@ def test_store_models_best_keeps_only_the_units_winner(regression_group: pd.Data
         {"estimator": "sklearn.tree.DecisionTreeRegressor", "params": {"max_depth": 1}},
         {"estimator": f"{__name__}.Exploding"},
     ]
-    spec = make_spec(estimators=estimators, primary_metric=primary, allowed_modules=["sklearn.", __name__])
+    spec = make_spec(
+        estimators=estimators, primary_metric=primary, allowed_modules=["sklearn.", __name__]
+    )
     assert spec.store_models == "best"
     runs = _run(regression_group, spec)
     assert runs["status"].tolist() == ["ok", "ok", "ok", "failed"]
     ok = runs[runs["status"] == "ok"]
     best = ok[primary].idxmin() if primary == "rmse" else ok[primary].idxmax()
     assert runs["model"].notna().tolist() == [i == best for i in runs.index]
-    assert load_model(runs.loc[best, "model"]).predict(regression_group[["x0", "x1", "x2", "x3"]]).shape == (60,)
+    assert load_model(runs.loc[best, "model"]).predict(
+        regression_group[["x0", "x1", "x2", "x3"]]
+    ).shape == (60,)
     every = _run(regression_group, make_spec(estimators=estimators[:2], store_models="all"))
     assert every["model"].notna().all()
 
@@ -153,7 +170,9 @@ def test_one_failing_estimator_keeps_every_row(regression_group: pd.DataFrame) -
     ],
     ids=["empty-features", "tiny-group", "null-target"],
 )
-def test_group_problems(regression_group: pd.DataFrame, change: object, status: str, error: str) -> None:
+def test_group_problems(
+    regression_group: pd.DataFrame, change: object, status: str, error: str
+) -> None:
     """Group-level problems turn every manifest row into a skipped/failed row with the reason."""
     spec = make_spec(estimators=RIDGE)
     manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1)
@@ -167,7 +186,9 @@ def test_single_class_and_too_few_rows_for_folds(wine_group: pd.DataFrame) -> No
     """A one-class target and a group smaller than the fold count are skipped."""
     spec = make_spec(**WINE_SPEC)
     one_class = wine_group[wine_group["y"] == 1]
-    assert _run(one_class, spec)["error"].tolist() == ["target 'y' has a single class (1) in this group"]
+    assert _run(one_class, spec)["error"].tolist() == [
+        "target 'y' has a single class (1) in this group"
+    ]
     kfold = make_spec(**{**WINE_SPEC, "split": {"kind": "kfold", "folds": 25}, "min_rows": 2})
     runs = _run(wine_group.iloc[::10], kfold)
     assert runs["error"].tolist() == ["group has 18 rows, fewer than sweep.split.folds (25)"]
@@ -178,15 +199,19 @@ def test_empty_manifest(regression_group: pd.DataFrame) -> None:
     spec = make_spec(estimators=RIDGE)
     manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1).iloc[:0]
     runs = train_unit(regression_group, manifest, spec)
-    assert runs.empty and list(runs.columns) == [n for n, _ in run_columns(spec, {"group_id": "string"})]
+    assert runs.empty and list(runs.columns) == [
+        n for n, _ in run_columns(spec, {"group_id": "string"})
+    ]
 
 
 def test_time_split_holds_out_the_latest_rows(regression_group: pd.DataFrame) -> None:
     """The time split's test set is the last test_size fraction by time, whatever the row order."""
-    frame = regression_group.assign(t=pd.date_range("2024-01-01", periods=60, freq="D")).sample(frac=1, random_state=0)
+    frame = regression_group.assign(t=pd.date_range("2024-01-01", periods=60, freq="D")).sample(
+        frac=1, random_state=0
+    )
     spec = make_spec(estimators=RIDGE, split={"kind": "time", "column": "t", "test_size": 0.25})
     group = _prepare(frame, spec)
-    (train, test), = group.splits
+    ((train, test),) = group.splits
     times = canonical_order(frame, spec)["t"]
     assert len(test) == 15 and times[test].min() > times[train].max()
     assert "t" not in group.X.columns
@@ -222,13 +247,23 @@ def test_classification_metrics_multiclass(wine_group: pd.DataFrame) -> None:
     assert 0 < row["log_loss"] < 0.5 and row["primary_metric"] == row["accuracy"]
 
 
-def test_classification_binary_decision_function_and_missing_proba(wine_group: pd.DataFrame) -> None:
+def test_classification_binary_decision_function_and_missing_proba(
+    wine_group: pd.DataFrame,
+) -> None:
     """Binary roc_auc uses decision_function without predict_proba; log_loss without it fails clearly."""
     binary = wine_group[wine_group["y"] < 2]
-    spec = make_spec(**{**WINE_SPEC, "metrics": ["accuracy", "f1", "roc_auc"], "estimators": [{"estimator": "sklearn.svm.SVC"}]})
+    spec = make_spec(
+        **{
+            **WINE_SPEC,
+            "metrics": ["accuracy", "f1", "roc_auc"],
+            "estimators": [{"estimator": "sklearn.svm.SVC"}],
+        }
+    )
     row = _run(binary, spec).iloc[0]
     assert row["status"] == "ok" and 0.9 < row["roc_auc"] <= 1.0
-    row = _run(binary, make_spec(**{**WINE_SPEC, "estimators": [{"estimator": "sklearn.svm.SVC"}]})).iloc[0]
+    row = _run(
+        binary, make_spec(**{**WINE_SPEC, "estimators": [{"estimator": "sklearn.svm.SVC"}]})
+    ).iloc[0]
     assert row["status"] == "failed"
     assert row["error"] == (
         "ValueError: metric 'log_loss' needs predict_proba, which SVC does not provide; "
@@ -254,7 +289,9 @@ def test_categorical_features_with_nulls_and_selection(regression_group: pd.Data
 def test_train_group_filters_estimator(regression_group: pd.DataFrame) -> None:
     """train_group builds the manifest itself and trains each group; estimator= picks one estimator."""
     frame = pd.concat([regression_group, regression_group.assign(group_id="g2")], ignore_index=True)
-    spec = make_spec(estimators=[*RIDGE, {"estimator": "sklearn.linear_model.Lasso", "name": "lasso"}])
+    spec = make_spec(
+        estimators=[*RIDGE, {"estimator": "sklearn.linear_model.Lasso", "name": "lasso"}]
+    )
     runs = train_group(frame, spec, estimator="lasso")
     assert runs["group_id"].tolist() == ["g1", "g2"] and set(runs["status"]) == {"ok"}
 

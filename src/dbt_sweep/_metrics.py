@@ -51,14 +51,18 @@ def _r2(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
     y = np.asarray(y, dtype="float64")
     residual = float(np.sum(_errors(y, pred) ** 2))
     total = float(np.sum((y - y.mean()) ** 2))
-    if total == 0.0:  # sklearn's force_finite: a constant target scores 1 if predicted exactly, else 0
+    if (
+        total == 0.0
+    ):  # sklearn's force_finite: a constant target scores 1 if predicted exactly, else 0
         return 1.0 if residual == 0.0 else 0.0
     return 1.0 - residual / total
 
 
 def _mape(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
     y = np.asarray(y, dtype="float64")
-    return float(np.mean(np.abs(_errors(y, pred)) / np.maximum(np.abs(y), np.finfo(np.float64).eps)))
+    return float(
+        np.mean(np.abs(_errors(y, pred)) / np.maximum(np.abs(y), np.finfo(np.float64).eps))
+    )
 
 
 def _f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
@@ -82,7 +86,9 @@ METRICS: dict[str, Metric] = {
     "rmse": Metric("regression", "minimize", "predict", _rmse),
     "r2": Metric("regression", "maximize", "predict", _r2),
     "mape": Metric("regression", "minimize", "predict", _mape),
-    "accuracy": Metric("classification", "maximize", "predict", lambda y, p, c: float(skm.accuracy_score(y, p))),
+    "accuracy": Metric(
+        "classification", "maximize", "predict", lambda y, p, c: float(skm.accuracy_score(y, p))
+    ),
     "f1": Metric("classification", "maximize", "predict", _f1),
     "roc_auc": Metric("classification", "maximize", "score", _roc_auc),
     "log_loss": Metric("classification", "minimize", "proba", _log_loss),
@@ -149,6 +155,10 @@ def compute_metrics(
         else:
             if "proba" not in cache:
                 cache["proba"] = _proba(model, X, classes, name)
-            values = cache["proba"][:, 1] if metric.needs == "score" and len(classes) == 2 else cache["proba"]
+            values = (
+                cache["proba"][:, 1]
+                if metric.needs == "score" and len(classes) == 2
+                else cache["proba"]
+            )
         scores[name] = metric.func(y, values, classes)
     return scores

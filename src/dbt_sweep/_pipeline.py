@@ -50,19 +50,31 @@ def _import_problem(path: str, key: str) -> tuple[type | None, list[SpecProblem]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        return None, [SpecProblem(key, f"must be an importable 'module.Class' path. Got {path!r} instead: {exc}.")]
+        return None, [
+            SpecProblem(
+                key, f"must be an importable 'module.Class' path. Got {path!r} instead: {exc}."
+            )
+        ]
     cls = getattr(module, name, None)
     if cls is None:
-        close = difflib.get_close_matches(name, [n for n in dir(module) if not n.startswith("_")], n=3)
+        close = difflib.get_close_matches(
+            name, [n for n in dir(module) if not n.startswith("_")], n=3
+        )
         hint = f" Did you mean one of {close}?" if close else ""
         detail = f"must be an importable 'module.Class' path. Got {path!r} instead: {module_name} has no {name!r}."
         return None, [SpecProblem(key, detail + hint)]
     if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
-        return None, [SpecProblem(key, f"must name a scikit-learn estimator class with fit. Got {path!r} instead.")]
+        return None, [
+            SpecProblem(
+                key, f"must name a scikit-learn estimator class with fit. Got {path!r} instead."
+            )
+        ]
     return cls, []
 
 
-def _constraint_problems(cls: type, key: str, params: Mapping[str, Any], many: bool) -> list[SpecProblem]:
+def _constraint_problems(
+    cls: type, key: str, params: Mapping[str, Any], many: bool
+) -> list[SpecProblem]:
     """Check values against sklearn's ``_parameter_constraints`` (each grid value on its own)."""
     constraints = getattr(cls, "_parameter_constraints", None) or {}
     problems = []
@@ -78,7 +90,9 @@ def _constraint_problems(cls: type, key: str, params: Mapping[str, Any], many: b
     return problems
 
 
-def estimator_problems(est: EstimatorSpec, *, key: str, allowed: Sequence[str], task: str) -> list[SpecProblem]:
+def estimator_problems(
+    est: EstimatorSpec, *, key: str, allowed: Sequence[str], task: str
+) -> list[SpecProblem]:
     """Check one ``sweep.estimators[i]`` entry: allowlist, import, params, values, task.
 
     The allowlist is checked before importing, so a disallowed module is never imported.
@@ -114,7 +128,11 @@ def estimator_problems(est: EstimatorSpec, *, key: str, allowed: Sequence[str], 
     try:
         instance = cls(**est.params)
     except Exception as exc:  # a third-party __init__ may raise anything
-        return [SpecProblem(f"{key}.params", f"cannot build {cls.__name__}: {type(exc).__name__}: {exc}")]
+        return [
+            SpecProblem(
+                f"{key}.params", f"cannot build {cls.__name__}: {type(exc).__name__}: {exc}"
+            )
+        ]
     wrong = is_classifier(instance) if task == "regression" else is_regressor(instance)
     if wrong:
         kind = "regressor" if task == "regression" else "classifier"
@@ -164,13 +182,19 @@ def build_pipeline(
         fill = {"fill_value": impute.fill_value} if impute.fill_value is not None else {}
         num_steps.append(("impute", SimpleImputer(strategy=impute.strategy, **fill)))
     if preprocessing.scale != "none":
-        num_steps.append(("scale", StandardScaler() if preprocessing.scale == "standard" else MinMaxScaler()))
+        num_steps.append(
+            ("scale", StandardScaler() if preprocessing.scale == "standard" else MinMaxScaler())
+        )
     steps: list[tuple[str, Any]]
     if categorical:
         transformers: list[tuple[str, Any, list[str]]] = []
         if numeric:
-            transformers.append(("numeric", Pipeline(num_steps) if num_steps else "passthrough", list(numeric)))
-        cat_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
+            transformers.append(
+                ("numeric", Pipeline(num_steps) if num_steps else "passthrough", list(numeric))
+            )
+        cat_steps: list[tuple[str, Any]] = (
+            [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
+        )
         # dense output: several estimators (HistGradientBoosting*) reject sparse input
         cat_steps.append(("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)))
         transformers.append(("categorical", Pipeline(cat_steps), list(categorical)))

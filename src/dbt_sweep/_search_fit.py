@@ -124,7 +124,10 @@ def search_params(
             )[:-1]  # fmt: skip
             if len(steps):
                 prepared.extend(
-                    [steps.fit_transform(group.X.iloc[inner], group.y[inner]), steps.transform(X_val)]
+                    [
+                        steps.fit_transform(group.X.iloc[inner], group.y[inner]),
+                        steps.transform(X_val),
+                    ]
                 )
             else:  # no preprocessing configured (see fit_epochs)
                 prepared.extend([group.X.iloc[inner], X_val])

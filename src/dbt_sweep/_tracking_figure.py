@@ -9,7 +9,9 @@ import pandas as pd
 from dbt_sweep.spec import SweepSpec
 
 _LABELLED_GROUPS = 40  # above this, a label per group is unreadable: the axis shows group positions
-_MAX_WIDTH = 16.0  # inches; 0.5 inch per group made a 500-inch (50,000-pixel) figure at 1,000 groups
+_MAX_WIDTH = (
+    16.0  # inches; 0.5 inch per group made a 500-inch (50,000-pixel) figure at 1,000 groups
+)
 
 
 def metric_figure(runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> Any:
@@ -37,7 +39,11 @@ def metric_figure(runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> An
     ok["_group"] = label
     groups = sorted(ok["_group"].unique())
     labelled = len(groups) <= _LABELLED_GROUPS
-    win = best.assign(_group=best[spec.group_by].astype(str).agg("/".join, axis=1)) if len(best) else None
+    win = (
+        best.assign(_group=best[spec.group_by].astype(str).agg("/".join, axis=1))
+        if len(best)
+        else None
+    )
     if not labelled and win is not None:
         order = win.set_index("_group")["primary_metric"].reindex(groups)
         groups = list(order.sort_values(kind="stable", na_position="last").index)
@@ -62,10 +68,14 @@ def metric_figure(runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> An
         )  # fmt: skip
     group_label = "/".join(spec.group_by)
     if labelled:
-        axes.set_xticks(range(len(groups)), groups, rotation=45 if len(groups) > 8 else 0, ha="right")
+        axes.set_xticks(
+            range(len(groups)), groups, rotation=45 if len(groups) > 8 else 0, ha="right"
+        )
         axes.set_xlabel(group_label)
     else:
-        axes.set_xlabel(f"{len(groups)} groups ({group_label}), ordered by the winner's {spec.primary_metric}")
+        axes.set_xlabel(
+            f"{len(groups)} groups ({group_label}), ordered by the winner's {spec.primary_metric}"
+        )
     axes.set_ylabel(f"{spec.primary_metric} ({spec.primary_direction})")
     axes.set_title(f"{spec.primary_metric} per group and estimator (best over each grid)")
     # "best" scans every point for a free corner: slow with thousands of them

@@ -51,7 +51,9 @@ def pip_requirements() -> list[str]:
     """The environment a logged model needs, stated, so MLflow never infers it (seconds per model)."""
     from importlib.metadata import version
 
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
+    return [
+        f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+    ]
 
 
 @functools.cache
@@ -72,7 +74,13 @@ def environment_files() -> dict[str, bytes]:
 
 
 def _write_model_dir(
-    path: Path, blob: bytes, *, model_id: str, artifact_location: str, run_id: str, example: pd.DataFrame
+    path: Path,
+    blob: bytes,
+    *,
+    model_id: str,
+    artifact_location: str,
+    run_id: str,
+    example: pd.DataFrame,
 ) -> None:
     """The directory ``mlflow.sklearn.save_model`` would write, with ``blob`` as ``model.skops``."""
     import sklearn
@@ -91,7 +99,9 @@ def _write_model_dir(
         raise UntrustedModelError(offending, DEFAULT_ALLOWED_MODULES)
     model = sio.loads(blob, trusted=trusted)
     path.mkdir(parents=True, exist_ok=True)
-    mlflow_model = Model(artifact_path=artifact_location, model_uuid=model_id, run_id=run_id, model_id=model_id)
+    mlflow_model = Model(
+        artifact_path=artifact_location, model_uuid=model_id, run_id=run_id, model_id=model_id
+    )
     _save_example(mlflow_model, example, str(path))
     mlflow_model.signature = infer_signature(example, model.predict(example))
     (path / _SKOPS_FILE).write_bytes(blob)
@@ -184,10 +194,19 @@ def log_sklearn_models(
     rows = []
     for m in models:
         model_id = f"m-{uuid.uuid4().hex}"  # MLflow's own id format
-        location = append_to_uri_path(artifact_location, store.MODELS_FOLDER_NAME, model_id, store.ARTIFACTS_FOLDER_NAME)
+        location = append_to_uri_path(
+            artifact_location, store.MODELS_FOLDER_NAME, model_id, store.ARTIFACTS_FOLDER_NAME
+        )
         path = _local_path(location)
         assert path is not None  # a file: experiment root gives file: model folders
-        _write_model_dir(path, m.blob, model_id=model_id, artifact_location=location, run_id=m.run_id, example=m.example)
+        _write_model_dir(
+            path,
+            m.blob,
+            model_id=model_id,
+            artifact_location=location,
+            run_id=m.run_id,
+            example=m.example,
+        )
         rows.append((m, model_id, location))
     _insert_logged_models(store, rows, experiment_id=experiment_id)
     for m, model_id, location in rows:
@@ -196,7 +215,9 @@ def log_sklearn_models(
     return [f"models:/{model_id}" for _, model_id, _ in rows]
 
 
-def _insert_logged_models(store: Any, rows: Sequence[tuple[ModelToLog, str, str]], *, experiment_id: str) -> None:
+def _insert_logged_models(
+    store: Any, rows: Sequence[tuple[ModelToLog, str, str]], *, experiment_id: str
+) -> None:
     from mlflow.entities import LifecycleStage, LoggedModelStatus
     from mlflow.store.tracking.dbmodels.models import SqlInput, SqlLoggedModel
     from sqlalchemy import insert
@@ -257,7 +278,9 @@ def log_sklearn_model(
         raise
     mlflow_client.finalize_logged_model(logged.model_id, "READY")
     if registered_name:
-        _register(mlflow_client, registered_name, logged.model_id, logged.artifact_location, run_id=run_id)
+        _register(
+            mlflow_client, registered_name, logged.model_id, logged.artifact_location, run_id=run_id
+        )
     return f"models:/{logged.model_id}"
 
 
@@ -300,7 +323,12 @@ def winners_of(runs: pd.DataFrame, group_by: Sequence[str], direction: str) -> p
     sign = -1.0 if direction == "maximize" else 1.0
     ok["_rank"] = sign * ok["primary_metric"].astype(float)
     ok = ok.sort_values(["_rank", "run_key"], kind="stable")
-    return ok.groupby(list(group_by), dropna=False, sort=True).head(1).drop(columns="_rank").reset_index(drop=True)
+    return (
+        ok.groupby(list(group_by), dropna=False, sort=True)
+        .head(1)
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
 
 
 def model_name(ctx: TrackingContext, row: Mapping[str, Any]) -> str:
@@ -324,7 +352,9 @@ def _winner_keys(rows: pd.DataFrame, ctx: TrackingContext) -> set[str]:
     sign = -1.0 if ctx.primary_direction == "maximize" else 1.0
     best: dict[tuple[Any, ...], tuple[float, str]] = {}
     columns = [rows[c].tolist() for c in ctx.group_by]
-    for i, (status, metric, run_key) in enumerate(zip(rows["status"], rows["primary_metric"], rows["run_key"], strict=True)):
+    for i, (status, metric, run_key) in enumerate(
+        zip(rows["status"], rows["primary_metric"], rows["run_key"], strict=True)
+    ):
         if status != "ok" or metric is None or pd.isna(metric):
             continue
         key = tuple(column[i] for column in columns)
@@ -334,7 +364,9 @@ def _winner_keys(rows: pd.DataFrame, ctx: TrackingContext) -> set[str]:
     return {run_key for _, run_key in best.values()}
 
 
-def log_unit_models(mlflow_client: Any, rows: pd.DataFrame, example: pd.DataFrame, ctx: TrackingContext) -> list[str]:
+def log_unit_models(
+    mlflow_client: Any, rows: pd.DataFrame, example: pd.DataFrame, ctx: TrackingContext
+) -> list[str]:
     """Log a unit's models from a Spark worker (:attr:`TrackingContext.models_on_workers`).
 
     ``log_models: all`` logs every ``ok`` run, ``best`` the winner of each group (the unit is the
@@ -373,5 +405,10 @@ def log_unit_models(mlflow_client: Any, rows: pd.DataFrame, example: pd.DataFram
             ModelToLog(run_id, bytes(row["model"]), model_name(ctx, row), example,
                        registered_model_name(ctx, key) if register else None)
         )  # fmt: skip
-    log_sklearn_models(mlflow_client, models, experiment_id=ctx.experiment_id, artifact_location=ctx.artifact_location)
+    log_sklearn_models(
+        mlflow_client,
+        models,
+        experiment_id=ctx.experiment_id,
+        artifact_location=ctx.artifact_location,
+    )
     return [m.run_id for m in models] if ctx.level == "runs" else []

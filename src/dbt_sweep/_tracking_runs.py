@@ -170,11 +170,15 @@ def child_run_payload(row: Mapping[str, Any], ctx: TrackingContext) -> dict[str,
     if trials:
         metrics["n_trials"] = float(len(trials))
         tags.update(table_tag(tables))
-    name = "-".join([str(row["estimator_name"]), *map(str, groups.values()), str(row["run_key"])[:8]])
+    name = "-".join(
+        [str(row["estimator_name"]), *map(str, groups.values()), str(row["run_key"])[:8]]
+    )
     return {
         "name": name,
         "tags": tags,
-        "params": {str(k): json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()},
+        "params": {
+            str(k): json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()
+        },
         "metrics": metrics,
         "history": trial_history(trials),
         "tables": tables,
@@ -246,14 +250,18 @@ def write_runs(ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]) -> l
 
 def _metric_points(payload: Mapping[str, Any]) -> list[tuple[str, float, int]]:
     """Every metric point of a payload: its metrics at step 0, then its ``history``."""
-    return [(k, float(v), 0) for k, v in payload["metrics"].items()] + list(payload.get("history", ()))
+    return [(k, float(v), 0) for k, v in payload["metrics"].items()] + list(
+        payload.get("history", ())
+    )
 
 
 def _write_run_client(mlflow_client: Any, ctx: TrackingContext, payload: Mapping[str, Any]) -> str:
     from mlflow.entities import Metric, Param
 
     now = int(time.time() * 1000)
-    run = mlflow_client.create_run(ctx.experiment_id, tags=payload["tags"], run_name=payload["name"])
+    run = mlflow_client.create_run(
+        ctx.experiment_id, tags=payload["tags"], run_name=payload["name"]
+    )
     run_id = run.info.run_id
     mlflow_client.log_batch(
         run_id,
@@ -266,7 +274,9 @@ def _write_run_client(mlflow_client: Any, ctx: TrackingContext, payload: Mapping
     return str(run_id)
 
 
-def _write_runs_sql(store: Any, ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]) -> list[str]:
+def _write_runs_sql(
+    store: Any, ctx: TrackingContext, payloads: Sequence[Mapping[str, Any]]
+) -> list[str]:
     from mlflow.entities import LifecycleStage, RunStatus, SourceType
     from mlflow.store.tracking.dbmodels.models import (
         SqlLatestMetric,
@@ -282,7 +292,9 @@ def _write_runs_sql(store: Any, ctx: TrackingContext, payloads: Sequence[Mapping
     user = ctx.common_tags.get(MLFLOW_USER, "")
     now = int(time.time() * 1000)
     ids: list[str] = []
-    rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in (SqlRun, SqlTag, SqlParam, SqlMetric, SqlLatestMetric)}
+    rows: dict[Any, list[dict[str, Any]]] = {
+        t: [] for t in (SqlRun, SqlTag, SqlParam, SqlMetric, SqlLatestMetric)
+    }
     for payload in payloads:
         run_id = uuid.uuid4().hex
         ids.append(run_id)
@@ -298,12 +310,24 @@ def _write_runs_sql(store: Any, ctx: TrackingContext, payloads: Sequence[Mapping
         )  # fmt: skip
         tags = {**payload["tags"], MLFLOW_RUN_NAME: payload["name"]}
         rows[SqlTag] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()]
-        rows[SqlParam] += [{"run_uuid": run_id, "key": k, "value": v[:_MAX_PARAM]} for k, v in payload["params"].items()]
+        rows[SqlParam] += [
+            {"run_uuid": run_id, "key": k, "value": v[:_MAX_PARAM]}
+            for k, v in payload["params"].items()
+        ]
         latest: dict[str, dict[str, Any]] = {}
         for key, value, step in _metric_points(payload):
-            point = {"run_uuid": run_id, "key": key, "value": value, "timestamp": now, "step": step, "is_nan": False}
+            point = {
+                "run_uuid": run_id,
+                "key": key,
+                "value": value,
+                "timestamp": now,
+                "step": step,
+                "is_nan": False,
+            }
             rows[SqlMetric].append(point)
-            if key not in latest or step >= latest[key]["step"]:  # MLflow's rule: the largest step wins
+            if (
+                key not in latest or step >= latest[key]["step"]
+            ):  # MLflow's rule: the largest step wins
                 latest[key] = point
         rows[SqlLatestMetric] += latest.values()
     with store.ManagedSessionMaker(read_only=False) as session:
@@ -330,7 +354,9 @@ def _write_tables(ctx: TrackingContext, run_id: str, tables: Mapping[str, str]) 
             repo.log_artifact(str(path))
 
 
-def log_child_runs(result: pd.DataFrame, fingerprints: Sequence[str], ctx: TrackingContext) -> list[str]:
+def log_child_runs(
+    result: pd.DataFrame, fingerprints: Sequence[str], ctx: TrackingContext
+) -> list[str]:
     """Log one unit's training runs as child runs; reuse FINISHED runs of unchanged runs.
 
     Parameters

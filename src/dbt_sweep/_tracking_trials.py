@@ -123,4 +123,6 @@ def runs_trials_table(runs: pd.DataFrame, columns: Sequence[str]) -> str | None:
             frames.append(_frame(records, {c: row[c] for c in columns}))
     if not frames:
         return None
-    return pd.concat(frames, ignore_index=True).to_json(orient="split", index=False, date_format="iso")
+    return pd.concat(frames, ignore_index=True).to_json(
+        orient="split", index=False, date_format="iso"
+    )

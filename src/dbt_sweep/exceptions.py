@@ -207,7 +207,9 @@ def problems_from_validation(exc: ValidationError, root: type[BaseModel]) -> lis
             members = typing.get_args(_strip(node))
             tags = [typing.get_args(m.model_fields["kind"].annotation)[0] for m in members]
             got = error["input"].get("kind") if isinstance(error["input"], dict) else error["input"]
-            problems[f"{key}.kind"] = SpecProblem(f"{key}.kind", f"must be one of {tags}. Got {got!r} instead.")
+            problems[f"{key}.kind"] = SpecProblem(
+                f"{key}.kind", f"must be one of {tags}. Got {got!r} instead."
+            )
         else:
             if field is not None and field.description:
                 expected = field.description

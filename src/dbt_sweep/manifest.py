@@ -46,8 +46,25 @@ MANIFEST_COLUMNS = [
 ]
 # Spec parts that change what a run trains; ``key``/``time_column`` matter because
 # ``features: {exclude: ...}`` resolves against them.
-_TRAINING_PARTS = ("target", "features", "key", "time_column", "preprocessing", "split", "metrics", "task")
-_KERNEL = ("SVR", "SVC", "NuSVR", "NuSVC", "KernelRidge", "GaussianProcessRegressor", "GaussianProcessClassifier")
+_TRAINING_PARTS = (
+    "target",
+    "features",
+    "key",
+    "time_column",
+    "preprocessing",
+    "split",
+    "metrics",
+    "task",
+)
+_KERNEL = (
+    "SVR",
+    "SVC",
+    "NuSVR",
+    "NuSVC",
+    "KernelRidge",
+    "GaussianProcessRegressor",
+    "GaussianProcessClassifier",
+)
 _ENSEMBLE = ("Forest", "Boosting", "Bagging", "ExtraTrees")
 
 
@@ -56,7 +73,9 @@ def unit_columns(spec: SweepSpec) -> list[str]:
     return [*spec.group_by, WORK_UNIT_SHARD_COLUMN]
 
 
-def estimate_cost(estimator: str, params: Mapping[str, Any], *, n_rows: int, n_features: int) -> float:
+def estimate_cost(
+    estimator: str, params: Mapping[str, Any], *, n_rows: int, n_features: int
+) -> float:
     """Estimate a run's fit time, in seconds-ish units, only to rank runs.
 
     - kernel methods (SVR, SVC, KernelRidge, Gaussian processes): ``1e-7 * n**2 * p``;
@@ -100,7 +119,9 @@ def _run_params(est: EstimatorSpec) -> list[dict[str, Any]]:
     return [{**est.params, **search}]
 
 
-def _run_cost(est: EstimatorSpec, params: Mapping[str, Any], spec: SweepSpec, *, n_rows: int, n_features: int) -> float:
+def _run_cost(
+    est: EstimatorSpec, params: Mapping[str, Any], spec: SweepSpec, *, n_rows: int, n_features: int
+) -> float:
     """Estimated cost of one run: one fit, ``trials`` fits for a search, the rounds of a halving."""
     one = estimate_cost(est.estimator, params, n_rows=n_rows, n_features=n_features)
     if not est.searched:
@@ -112,9 +133,15 @@ def _run_cost(est: EstimatorSpec, params: Mapping[str, Any], spec: SweepSpec, *,
     test_size = float(getattr(spec.split, "test_size", 0.0))
     n_search = max(1, int(n_rows * (1 - test_size) ** 2))
     rounds = halving_plan(
-        config.trials, factor=config.halving["factor"], min_rows=config.halving["min_rows"], n_rows=n_search
+        config.trials,
+        factor=config.halving["factor"],
+        min_rows=config.halving["min_rows"],
+        n_rows=n_search,
     )
-    return sum(alive * estimate_cost(est.estimator, params, n_rows=rows, n_features=n_features) for alive, rows in rounds)
+    return sum(
+        alive * estimate_cost(est.estimator, params, n_rows=rows, n_features=n_features)
+        for alive, rows in rounds
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -198,7 +225,11 @@ def build_manifest(
     3  b          ridge  {"alpha": 1.0}      0
     """
     groups = groups.sort_values(spec.group_by, kind="stable", ignore_index=True)
-    p = n_features if n_features is not None else (len(spec.features) if isinstance(spec.features, list) else 10)
+    p = (
+        n_features
+        if n_features is not None
+        else (len(spec.features) if isinstance(spec.features, list) else 10)
+    )
     folds = spec.split.folds + 1 if isinstance(spec.split, KFoldSplit) else 1
     training = spec.model_dump(mode="json", include=set(_TRAINING_PARTS))
     runs = [(est, params) for est in spec.estimators for params in _run_params(est)]
@@ -215,10 +246,18 @@ def build_manifest(
     for pos, group in enumerate(groups.to_dict("records")):
         n_rows = int(group["n_rows"])
         key_values = {col: _plain(group[col]) for col in spec.group_by}
-        costs = [folds * _run_cost(est, params, spec, n_rows=n_rows, n_features=p) for est, params in runs]
+        costs = [
+            folds * _run_cost(est, params, spec, n_rows=n_rows, n_features=p)
+            for est, params in runs
+        ]
         shards = _lpt(costs, n_shards, spread)
         for (est, params), cost, shard in zip(runs, costs, shards, strict=True):
-            identity = {"group": key_values, "name": est.name, "estimator": est.estimator, "params": params}
+            identity = {
+                "group": key_values,
+                "name": est.name,
+                "estimator": est.estimator,
+                "params": params,
+            }
             rows.append(
                 {
                     "run_key": canonical_hash({**identity, "spec": training}),
@@ -247,8 +286,12 @@ def group_stats(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """
     rows = []
     for values, frame in features.groupby(spec.group_by, sort=True, dropna=False):
-        hashes = np.sort(pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy())
-        digest = hashlib.sha256(hashes.tobytes() + ",".join(sorted(frame.columns)).encode()).hexdigest()[:16]
+        hashes = np.sort(
+            pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy()
+        )
+        digest = hashlib.sha256(
+            hashes.tobytes() + ",".join(sorted(frame.columns)).encode()
+        ).hexdigest()[:16]
         rows.append((*values, len(frame), digest))
     return pd.DataFrame(rows, columns=[*spec.group_by, "n_rows", "data_fingerprint"]).astype(
         {**features.dtypes[spec.group_by].to_dict(), "n_rows": "int64"}

@@ -192,7 +192,9 @@ class EstimatorSpec(_Spec):
 
 # pydantic warns that `register` shadows ABCMeta.register of BaseModel's metaclass; the spec never
 # registers virtual subclasses, and `register` is the key users write.
-warnings.filterwarnings("ignore", message='Field name "register" in "TrackingSpec"', category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message='Field name "register" in "TrackingSpec"', category=UserWarning
+)
 
 
 class TrackingSpec(_Spec):
@@ -202,9 +204,12 @@ class TrackingSpec(_Spec):
     """
 
     enabled: bool = True
-    experiment: Column | None = Field(None, description="a non-empty str (default: the model's name)")
+    experiment: Column | None = Field(
+        None, description="a non-empty str (default: the model's name)"
+    )
     uri: Column | None = Field(
-        None, description="a non-empty tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)"
+        None,
+        description="a non-empty tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
     )
     level: Literal["runs", "groups", "sweep"] = "runs"
     log_models: Literal["best", "all", "none"] = "best"
@@ -217,12 +222,15 @@ class SweepSpec(_Spec):
     """A validated sweep spec; see the project README for every key."""
 
     source: Column
-    group_by: Annotated[list[Column], Field(min_length=1, description="a str or a non-empty list of str")]
+    group_by: Annotated[
+        list[Column], Field(min_length=1, description="a str or a non-empty list of str")
+    ]
     target: Column
     key: Column | None = None
     time_column: Column | None = None
     features: Features = Field(
-        FeaturesExclude(), description="a list of column names or a mapping {exclude: [column names]}"
+        FeaturesExclude(),
+        description="a list of column names or a mapping {exclude: [column names]}",
     )
     task: Literal["regression", "classification"]
     estimators: Annotated[list[EstimatorSpec], Field(min_length=1)]
@@ -232,7 +240,9 @@ class SweepSpec(_Spec):
     primary_metric: MetricName | None = None
     min_rows: int = Field(10, ge=2, description="an int >= 2")
     allowed_modules: Annotated[list[Column], Field(min_length=1)] = ["sklearn."]
-    shards: Literal["auto"] | Annotated[int, Field(ge=1)] = Field("auto", description="'auto' or an int >= 1")
+    shards: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+        "auto", description="'auto' or an int >= 1"
+    )
     tracking: TrackingSpec = TrackingSpec()
     store_models: Literal["best", "all"] | None = Field(
         None,
@@ -333,12 +343,18 @@ def _column_problems(spec: SweepSpec) -> list[SpecProblem]:
     seen: dict[str, str] = {}
     for i, col in enumerate(spec.group_by):
         if col in seen:
-            problems.append(SpecProblem(f"sweep.group_by[{i}]", f"repeats column {col!r}, already at {seen[col]}."))
+            problems.append(
+                SpecProblem(
+                    f"sweep.group_by[{i}]", f"repeats column {col!r}, already at {seen[col]}."
+                )
+            )
         seen.setdefault(col, f"sweep.group_by[{i}]")
     roles = {"target": spec.target, "key": spec.key, "time_column": spec.time_column}
     for role, col in roles.items():
         if col is not None and col in seen:
-            problems.append(SpecProblem(f"sweep.{role}", f"names column {col!r}, which is already {seen[col]}."))
+            problems.append(
+                SpecProblem(f"sweep.{role}", f"names column {col!r}, which is already {seen[col]}.")
+            )
         if col is not None:
             seen.setdefault(col, f"sweep.{role}")
     if isinstance(spec.features, list):
@@ -414,7 +430,9 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
     for part in ("space", "trials"):
         if not getattr(est, part):
             problems.append(
-                SpecProblem(f"{key}.{part}", f"is required with search {est.search!r} but missing; add it.")
+                SpecProblem(
+                    f"{key}.{part}", f"is required with search {est.search!r} but missing; add it."
+                )
             )
     problems += _search_unit_problems(spec, est, key=key, where=f"{key}.search")
     for name, dim in est.space.items():
@@ -423,7 +441,9 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
         if kind is None:
             got = dim.model_dump(exclude_defaults=True)
             problems.append(
-                SpecProblem(where, f"must set exactly one of 'choice', 'int', 'float'. Got {got!r} instead.")
+                SpecProblem(
+                    where, f"must set exactly one of 'choice', 'int', 'float'. Got {got!r} instead."
+                )
             )
             continue
         if kind == "choice":
@@ -433,16 +453,24 @@ def _search_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str) -> list[S
         low, high = getattr(dim, kind)
         if not low < high:
             problems.append(
-                SpecProblem(f"{where}.{kind}", f"must be a list [low, high] with low < high. Got {[low, high]!r} instead.")
+                SpecProblem(
+                    f"{where}.{kind}",
+                    f"must be a list [low, high] with low < high. Got {[low, high]!r} instead.",
+                )
             )
         elif dim.log and low <= 0:
             problems.append(
-                SpecProblem(f"{where}.{kind}", f"must have low > 0 with log: true. Got {[low, high]!r} instead.")
+                SpecProblem(
+                    f"{where}.{kind}",
+                    f"must have low > 0 with log: true. Got {[low, high]!r} instead.",
+                )
             )
     return problems
 
 
-def _search_unit_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str, where: str) -> list[SpecProblem]:
+def _search_unit_problems(
+    spec: SweepSpec, est: EstimatorSpec, *, key: str, where: str
+) -> list[SpecProblem]:
     """A search run needs a validation split carved from one training split, and reserves its keys."""
     problems = []
     if isinstance(spec.split, KFoldSplit):
@@ -457,7 +485,9 @@ def _search_unit_problems(spec: SweepSpec, est: EstimatorSpec, *, key: str, wher
     kind = "halving" if est.search == "grid" else f"search {est.search!r}"
     for name in sorted(set(est.params) & set(SEARCH_KEYS)):
         problems.append(
-            SpecProblem(f"{key}.params.{name}", f"is reserved with {kind}; it cannot be a fixed param.")
+            SpecProblem(
+                f"{key}.params.{name}", f"is reserved with {kind}; it cannot be a fixed param."
+            )
         )
     return problems
 
@@ -484,7 +514,10 @@ def _metric_problems(spec: SweepSpec) -> list[SpecProblem]:
     valid = _metrics.metrics_for_task(spec.task)
     tail = f"Valid metrics for task {spec.task!r} are: {valid}."
     problems = [
-        SpecProblem(f"sweep.metrics[{i}]", f"must be a metric for task {spec.task!r}. Got {name!r} instead. {tail}")
+        SpecProblem(
+            f"sweep.metrics[{i}]",
+            f"must be a metric for task {spec.task!r}. Got {name!r} instead. {tail}",
+        )
         for i, name in enumerate(spec.metrics or [])
         if name not in valid
     ]
@@ -504,16 +537,24 @@ def _metric_problems(spec: SweepSpec) -> list[SpecProblem]:
 def _table_problems(spec: SweepSpec, dtypes: Mapping[str, str]) -> list[SpecProblem]:
     available = f"Available columns are: {list(dtypes)}."
     keys = [(f"sweep.group_by[{i}]", c) for i, c in enumerate(spec.group_by)]
-    keys += [("sweep.target", spec.target), ("sweep.key", spec.key), ("sweep.time_column", spec.time_column)]
+    keys += [
+        ("sweep.target", spec.target),
+        ("sweep.key", spec.key),
+        ("sweep.time_column", spec.time_column),
+    ]
     if isinstance(spec.split, TimeSplit):
         keys.append(("sweep.split.column", spec.split.column))
     if isinstance(spec.features, list):
         keys += [(f"sweep.features[{i}]", c) for i, c in enumerate(spec.features)]
     one_hot = spec.preprocessing.one_hot
     if one_hot is not None and isinstance(one_hot.columns, list):
-        keys += [(f"sweep.preprocessing.one_hot.columns[{i}]", c) for i, c in enumerate(one_hot.columns)]
+        keys += [
+            (f"sweep.preprocessing.one_hot.columns[{i}]", c) for i, c in enumerate(one_hot.columns)
+        ]
     problems = [
-        SpecProblem(key, f"names column {col!r}, which is not in table {spec.source!r}. {available}")
+        SpecProblem(
+            key, f"names column {col!r}, which is not in table {spec.source!r}. {available}"
+        )
         for key, col in keys
         if col is not None and col not in dtypes
     ]
@@ -528,14 +569,21 @@ def _table_problems(spec: SweepSpec, dtypes: Mapping[str, str]) -> list[SpecProb
     features = [c for c in spec.feature_columns(list(dtypes)) if c in dtypes]
     if not features:
         problems.append(
-            SpecProblem("sweep.features", f"selects no feature columns from table {spec.source!r}. {available}")
+            SpecProblem(
+                "sweep.features",
+                f"selects no feature columns from table {spec.source!r}. {available}",
+            )
         )
     encoded = set(features) if one_hot is not None and one_hot.columns == "auto" else set()
     if one_hot is not None and isinstance(one_hot.columns, list):
         encoded = set(one_hot.columns)
     for col in features:
         if dtypes[col] not in NUMERIC_KINDS and col not in encoded:
-            key = f"sweep.features[{spec.features.index(col)}]" if isinstance(spec.features, list) else "sweep.features"
+            key = (
+                f"sweep.features[{spec.features.index(col)}]"
+                if isinstance(spec.features, list)
+                else "sweep.features"
+            )
             problems.append(
                 SpecProblem(
                     key,
@@ -583,7 +631,9 @@ def parse_spec(raw: Mapping[str, Any] | None, *, model: str) -> SweepSpec:
         )
         raise SweepSpecError([problem], model=model)
     if not isinstance(raw, Mapping):
-        raise SweepSpecError([SpecProblem("sweep", f"must be a mapping. Got {raw!r} instead.")], model=model)
+        raise SweepSpecError(
+            [SpecProblem("sweep", f"must be a mapping. Got {raw!r} instead.")], model=model
+        )
     try:
         return SweepSpec.model_validate(dict(raw))
     except ValidationError as exc:

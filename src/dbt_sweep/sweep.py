@@ -143,7 +143,9 @@ def sweep_runs(
     data = _with_slots(features.select(*used), slot_map(), on=sweep.group_by, how="inner").select(
         *[F.col(f"left.`{c}`") for c in used], F.col("right.shard"), F.col(f"right.{_UNIT}")
     )
-    runs = _with_slots(manifest, slot_map(), on=units, how="left").select("left.*", f"right.{_UNIT}")
+    runs = _with_slots(manifest, slot_map(), on=units, how="left").select(
+        "left.*", f"right.{_UNIT}"
+    )
 
     monitor = ProgressMonitor(
         spark,
@@ -160,7 +162,10 @@ def sweep_runs(
     if tracking is not None:  # a unit that is a whole group can log the group's winner itself
         tracking = replace(tracking, whole_groups=bool((slots[WORK_UNIT_SHARD_COLUMN] == 0).all()))
     trainer = _trainer(sweep, monitor.counters, tracking)
-    schema = run_schema(sweep, _spark.column_types(features, sweep.group_by)) + ", `mlflow_run_id` string"
+    schema = (
+        run_schema(sweep, _spark.column_types(features, sweep.group_by))
+        + ", `mlflow_run_id` string"
+    )
     trained = (
         # Both sides hash-partitioned on the one grouping key, with an explicit partition count:
         # the cogroup reuses that partitioning (no further shuffle) and adaptive execution leaves
@@ -258,7 +263,9 @@ def _tracked(
     return trained
 
 
-def _examples(features: DataFrame, groups: pd.DataFrame, spec: SweepSpec) -> dict[tuple[Any, ...], pd.DataFrame]:
+def _examples(
+    features: DataFrame, groups: pd.DataFrame, spec: SweepSpec
+) -> dict[tuple[Any, ...], pd.DataFrame]:
     """A few feature rows of each of ``groups``: logged models' input example and signature."""
     names = spec.feature_columns(features.columns)
     spark = features.sparkSession
@@ -337,9 +344,7 @@ def _keys_in_partitions(spark: Any, partitions: Any, n: int) -> list[int]:
     wanted = pd.Series(partitions).value_counts()
     m = 4 * n * (int(wanted.max()) + 1)
     while True:
-        hashed = (
-            spark.range(m).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p")).toPandas()
-        )
+        hashed = spark.range(m).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p")).toPandas()
         pools = {p: list(ids) for p, ids in hashed.groupby("p")["id"]}
         if all(len(pools.get(p, [])) >= count for p, count in wanted.items()):
             return [int(pools[p].pop(0)) for p in partitions]

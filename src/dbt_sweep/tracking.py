@@ -167,7 +167,11 @@ def start_tracking(
                 found = mlflow_client.get_experiment(experiment_id)
             elif found.lifecycle_stage == "deleted":
                 mlflow_client.restore_experiment(found.experiment_id)
-        common = {_MODEL_TAG: model, "dbt.unique_id": unique_id, "dbt.invocation_id": invocation_id or ""}
+        common = {
+            _MODEL_TAG: model,
+            "dbt.unique_id": unique_id,
+            "dbt.invocation_id": invocation_id or "",
+        }
         parent = mlflow_client.create_run(
             found.experiment_id,
             run_name=f"{model}-{(invocation_id or 'local')[:8]}",
@@ -180,9 +184,17 @@ def start_tracking(
                 "mlflow.note.content": f"dbt build of sweep model {unique_id} (target {target!r}).",
             },
         )
-        existing = {} if options.rerun else _existing_runs(mlflow_client, found.experiment_id, model)
+        existing = (
+            {} if options.rerun else _existing_runs(mlflow_client, found.experiment_id, model)
+        )
     except Exception as exc:
-        _handle(exc, uri=uri, action="preparing the experiment and parent run", model=model, on_error=options.on_error)
+        _handle(
+            exc,
+            uri=uri,
+            action="preparing the experiment and parent run",
+            model=model,
+            on_error=options.on_error,
+        )
         return None
     return TrackingContext(
         uri=uri,
@@ -202,7 +214,9 @@ def start_tracking(
     )
 
 
-def _existing_runs(mlflow_client: Any, experiment_id: str, model: str) -> dict[str, tuple[str, bool]]:
+def _existing_runs(
+    mlflow_client: Any, experiment_id: str, model: str
+) -> dict[str, tuple[str, bool]]:
     """One search (paged) for the model's FINISHED child runs: identity -> (run id, has model)."""
     out: dict[str, tuple[str, bool]] = {}
     token = None
@@ -243,7 +257,9 @@ def _group_key(row: Mapping[str, Any], group_by: list[str]) -> tuple[Any, ...]:
     return tuple(row[c] for c in group_by)
 
 
-def _group_runs(ctx: TrackingContext, runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> dict[tuple[Any, ...], str]:
+def _group_runs(
+    ctx: TrackingContext, runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec
+) -> dict[tuple[Any, ...], str]:
     """``level: groups``: one child run per group with the winner's params and metrics."""
     best_by_group = {_group_key(r, spec.group_by): r for r in best.to_dict("records")}
     ids: dict[tuple[Any, ...], str] = {}
@@ -271,7 +287,10 @@ def _group_runs(ctx: TrackingContext, runs: pd.DataFrame, best: pd.DataFrame, sp
         if win is not None:
             tags.update(winner_run_key=str(win["run_key"]), estimator=str(win["estimator"]),
                         estimator_name=str(win["estimator_name"]))  # fmt: skip
-            params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(win["params"]).items()}
+            params = {
+                k: v if isinstance(v, str) else json.dumps(v)
+                for k, v in json.loads(win["params"]).items()
+            }
             metrics.update({m: float(win[m]) for m in ctx.metrics if pd.notna(win.get(m))})
         name = "-".join(["group", *map(str, key)])
         # issue #8: the group's trials as one table, the winner's as its metric history
@@ -324,7 +343,13 @@ def finish_tracking(
             client(ctx.uri).set_terminated(ctx.parent_run_id, "FAILED")
         except Exception:  # the store is what failed; the first error is the one to report
             pass
-        _handle(exc, uri=ctx.uri, action="logging the sweep's results", model=model, on_error=ctx.on_error)
+        _handle(
+            exc,
+            uri=ctx.uri,
+            action="logging the sweep's results",
+            model=model,
+            on_error=ctx.on_error,
+        )
         return {}
 
 
@@ -377,7 +402,12 @@ def _finish(
             ModelToLog(str(run_id), bytes(blobs[row["run_key"]]), model_name(ctx, row), example,
                        registered_model_name(ctx, key) if register else None)
         )  # fmt: skip
-    log_sklearn_models(mlflow_client, to_log, experiment_id=ctx.experiment_id, artifact_location=ctx.artifact_location)
+    log_sklearn_models(
+        mlflow_client,
+        to_log,
+        experiment_id=ctx.experiment_id,
+        artifact_location=ctx.artifact_location,
+    )
     if ctx.level == "runs":
         set_tag(ctx, [m.run_id for m in to_log], _HAS_MODEL_TAG, "true")
     counts = runs["status"].value_counts()
@@ -385,7 +415,9 @@ def _finish(
 
     mlflow_client.log_batch(
         ctx.parent_run_id,
-        metrics=[Metric(f"n_{s}", float(counts.get(s, 0)), 0, 0) for s in ("ok", "failed", "skipped")],
+        metrics=[
+            Metric(f"n_{s}", float(counts.get(s, 0)), 0, 0) for s in ("ok", "failed", "skipped")
+        ],
     )
     figure = metric_figure(runs, best, spec)
     mlflow_client.log_figure(ctx.parent_run_id, figure, "primary_metric_by_group.png")
@@ -393,7 +425,11 @@ def _finish(
         path = Path(tmp) / "sweep_runs.csv"
         runs.to_csv(path, index=False)
         mlflow_client.log_artifact(ctx.parent_run_id, str(path))
-    trials = runs_trials_table(runs, [*spec.group_by, "run_key", "estimator_name"]) if ctx.level == "sweep" else None
+    trials = (
+        runs_trials_table(runs, [*spec.group_by, "run_key", "estimator_name"])
+        if ctx.level == "sweep"
+        else None
+    )
     if trials:  # issue #8: at level sweep the parent run holds every trial, as one table
         mlflow_client.log_text(ctx.parent_run_id, trials, TRIALS_TABLE)
         mlflow_client.set_tag(ctx.parent_run_id, *next(iter(table_tag([TRIALS_TABLE]).items())))
@@ -406,4 +442,6 @@ def fail_parent(ctx: TrackingContext) -> None:
     try:
         client(ctx.uri).set_terminated(ctx.parent_run_id, "FAILED")
     except Exception as exc:
-        _logger.warning(f"Could not mark MLflow run {ctx.parent_run_id} as FAILED at '{ctx.uri}': {exc}")
+        _logger.warning(
+            f"Could not mark MLflow run {ctx.parent_run_id} as FAILED at '{ctx.uri}': {exc}"
+        )

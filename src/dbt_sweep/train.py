@@ -60,10 +60,18 @@ _TAIL = [
 ]
 # pandas dtypes per Spark type: NaN in float64 and <NA> in Int64 both arrive as SQL NULL
 # through Arrow (pyspark masks ``series.isnull()``).
-_PANDAS = {"string": "object", "int": "int32", "double": "float64", "bigint": "Int64", "binary": "object"}
+_PANDAS = {
+    "string": "object",
+    "int": "int32",
+    "double": "float64",
+    "bigint": "Int64",
+    "binary": "object",
+}
 
 
-def run_columns(spec: SweepSpec, group_types: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+def run_columns(
+    spec: SweepSpec, group_types: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
     """Return ``train_unit``'s output columns as ``(name, Spark SQL type)``.
 
     Parameters
@@ -106,7 +114,9 @@ class _Group:
     n_test: int = field(init=False)
     # Fitted preprocessing steps and the rows they output, per set of training rows: they depend on
     # the rows only, never on the estimator, so every run of the unit shares them (see _fit).
-    preprocessed: dict[bytes, tuple[list[tuple[str, Any]], Any]] = field(default_factory=dict, repr=False)
+    preprocessed: dict[bytes, tuple[list[tuple[str, Any]], Any]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.n_train = len(self.y) if self.refit else len(self.splits[0][0])
@@ -119,7 +129,8 @@ def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:
     for col in X.columns:
         s = X[col]
         if pd.api.types.is_bool_dtype(s) or (
-            pd.api.types.is_numeric_dtype(s) and isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
+            pd.api.types.is_numeric_dtype(s)
+            and isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
         ):
             out[col] = s.to_numpy(dtype="float64", na_value=np.nan)
         elif isinstance(s.dtype, pd.StringDtype):
@@ -129,15 +140,23 @@ def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=X.index)
 
 
-def _splits(spec: SweepSpec, frame: pd.DataFrame, y: np.ndarray, classes: np.ndarray | None) -> list[Any]:
+def _splits(
+    spec: SweepSpec, frame: pd.DataFrame, y: np.ndarray, classes: np.ndarray | None
+) -> list[Any]:
     n, split = len(y), spec.split
     counts = np.unique(y, return_counts=True)[1] if classes is not None else np.array([])
     if isinstance(split, KFoldSplit):
         if n < split.folds:
-            raise _Unfit("skipped", f"group has {n} rows, fewer than sweep.split.folds ({split.folds})")
+            raise _Unfit(
+                "skipped", f"group has {n} rows, fewer than sweep.split.folds ({split.folds})"
+            )
         seed = split.seed if split.shuffle else None
         if classes is not None and counts.min() >= split.folds:
-            return list(StratifiedKFold(split.folds, shuffle=split.shuffle, random_state=seed).split(frame, y))
+            return list(
+                StratifiedKFold(split.folds, shuffle=split.shuffle, random_state=seed).split(
+                    frame, y
+                )
+            )
         return list(KFold(split.folds, shuffle=split.shuffle, random_state=seed).split(frame))
     n_test = math.ceil(split.test_size * n)
     if n - n_test < 1:
@@ -146,12 +165,19 @@ def _splits(spec: SweepSpec, frame: pd.DataFrame, y: np.ndarray, classes: np.nda
     if isinstance(split, TimeSplit):
         times = frame[split.column]
         if times.isna().any():
-            raise _Unfit("failed", f"time column {split.column!r} has {int(times.isna().sum())} null values")
+            raise _Unfit(
+                "failed", f"time column {split.column!r} has {int(times.isna().sum())} null values"
+            )
         order = np.argsort(times.to_numpy(), kind="stable")
         return [(np.sort(order[: n - n_test]), np.sort(order[n - n_test :]))]
     assert isinstance(split, RandomSplit)
     k = len(counts)
-    stratify = classes is not None and split.stratify and counts.min() >= 2 and min(n_test, n - n_test) >= k
+    stratify = (
+        classes is not None
+        and split.stratify
+        and counts.min() >= 2
+        and min(n_test, n - n_test) >= k
+    )
     train, test = train_test_split(
         np.arange(n), test_size=n_test, random_state=split.seed, stratify=y if stratify else None
     )
@@ -181,7 +207,9 @@ def _prepare(features: pd.DataFrame, spec: SweepSpec) -> _Group:
     if spec.task == "classification":
         classes = np.unique(y)
         if len(classes) < 2:
-            raise _Unfit("skipped", f"target {spec.target!r} has a single class ({classes[0]}) in this group")
+            raise _Unfit(
+                "skipped", f"target {spec.target!r} has a single class ({classes[0]}) in this group"
+            )
     X = sklearn_ready(frame[names])
     one_hot = spec.preprocessing.one_hot
     categorical: list[str] = []
@@ -224,7 +252,9 @@ def holdout_rows(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
         For k-fold splits, where every row is held out once.
     """
     if isinstance(spec.split, KFoldSplit):
-        raise ValueError("holdout_rows needs a random or time split; with k-fold every row is held out once.")
+        raise ValueError(
+            "holdout_rows needs a random or time split; with k-fold every row is held out once."
+        )
     group = _prepare(features, spec)
     frame = canonical_order(features, spec)
     return frame.iloc[group.splits[0][1]].reset_index(drop=True)
@@ -277,7 +307,9 @@ def _run(
             if epochs is None:
                 _fit(pipe, group, train)
             else:  # the winner of a pruned search trains as its trials did: epoch by epoch
-                fit_epochs(pipe, group.X.iloc[train], group.y[train], epochs=epochs, classes=group.classes)
+                fit_epochs(
+                    pipe, group.X.iloc[train], group.y[train], epochs=epochs, classes=group.classes
+                )
             timing["fit_seconds"] += time.perf_counter() - start
             return pipe
 
@@ -295,7 +327,11 @@ def _run(
             pipe = fit(train, params, epochs)
             start = time.perf_counter()
             metrics = spec.metrics or []
-            folds.append(compute_metrics(pipe, group.X.iloc[test], group.y[test], metrics, classes=group.classes))
+            folds.append(
+                compute_metrics(
+                    pipe, group.X.iloc[test], group.y[test], metrics, classes=group.classes
+                )
+            )
             timing["score_seconds"] += time.perf_counter() - start
         if group.refit:  # k-fold: metrics are the fold means; the stored model sees every row
             pipe = fit(np.arange(len(group.y)), params)
@@ -349,10 +385,14 @@ class _ModelStore:
         except Exception as exc:
             if self.raise_errors:
                 raise
-            result.update(status="failed", error=f"the fitted model cannot be serialised: {_error(exc)}")
+            result.update(
+                status="failed", error=f"the fitted model cannot be serialised: {_error(exc)}"
+            )
 
 
-def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpec, now: pd.Timestamp) -> pd.DataFrame:
+def _frame(
+    manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpec, now: pd.Timestamp
+) -> pd.DataFrame:
     """Assemble the output: manifest identity columns, then the results, with fixed dtypes.
 
     Built column by column into one dict and one DataFrame: per-column assignment on a frame
@@ -364,9 +404,14 @@ def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpe
     }
     columns[WORK_UNIT_SHARD_COLUMN] = columns[WORK_UNIT_SHARD_COLUMN].astype("int32")
     searched = [result.get("params") for result in results]
-    if any(value is not None for value in searched):  # search runs: the best params replace the space
+    if any(
+        value is not None for value in searched
+    ):  # search runs: the best params replace the space
         columns["params"] = np.array(
-            [found if found is not None else given for found, given in zip(searched, columns["params"], strict=True)],
+            [
+                found if found is not None else given
+                for found, given in zip(searched, columns["params"], strict=True)
+            ],
             dtype=object,
         )
     for name, kind in run_columns(spec)[len(_HEAD) - 1 :]:
@@ -379,7 +424,9 @@ def _frame(manifest: pd.DataFrame, results: list[dict[str, Any]], spec: SweepSpe
         elif kind == "bigint":
             columns[name] = pd.array(values, dtype="Int64")
         else:
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=_PANDAS[kind])
+            columns[name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=_PANDAS[kind]
+            )
     return pd.DataFrame(columns, index=range(n))
 
 
@@ -434,11 +481,15 @@ def train_unit(
     try:
         group = _prepare(features, spec)
     except _Unfit as exc:
-        return _frame(manifest, [{"status": exc.status, "error": str(exc)}] * len(manifest), spec, now)
+        return _frame(
+            manifest, [{"status": exc.status, "error": str(exc)}] * len(manifest), spec, now
+        )
     except Exception as exc:  # bad data must fail the unit's rows, not the Spark job
         if raise_errors:
             raise
-        return _frame(manifest, [{"status": "failed", "error": _error(exc)}] * len(manifest), spec, now)
+        return _frame(
+            manifest, [{"status": "failed", "error": _error(exc)}] * len(manifest), spec, now
+        )
     store = _ModelStore(spec, raise_errors=raise_errors)
     results = []
     for row in manifest.to_dict("records"):
@@ -483,4 +534,8 @@ def train_group(
         )
         for _, rows in features.groupby(spec.group_by, sort=True)
     ]
-    return pd.concat(parts, ignore_index=True) if parts else train_unit(features, manifest.iloc[:0], spec)
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else train_unit(features, manifest.iloc[:0], spec)
+    )
