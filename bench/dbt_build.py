@@ -3,7 +3,7 @@
 The generated project is the repo's demo path with the seed replaced: a SQL model ``feat_bench``
 materialises the scenario's parquet file as a table (a dbt seed of a million rows would measure dbt's
 seed INSERTs, not the sweep), then the same thin Python models as ``python_models/`` call
-``dbt_sweep.sweep.sweep_manifest`` and ``sweep_runs``, and two data tests check the output (one row per
+``dbt_sweep.models.sweep_manifest`` and ``sweep_runs``, and two data tests check the output (one row per
 manifest row, no failed runs). The repo's ``macros/`` and ``conf/`` are copied in unchanged; the
 profile is ``profiles.example.yml``'s ``local`` target. Every build gets its own Spark dir
 (``SWEEP_SPARK_DIR``: warehouse and Derby metastore), so it never touches the repo's ``.spark/``.
@@ -28,22 +28,22 @@ from workloads import FEATURES, GROUP, REPO, TARGET
 DBT = str(Path(sys.executable).with_name("dbt"))
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('([^']+)'\s*,\s*'([^']*)'\)\s*\}\}")
 
-_MANIFEST_MODEL = """import dbt_sweep.sweep
+_MANIFEST_MODEL = """import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     features = dbt.ref("feat_bench")
-    return dbt_sweep.sweep.sweep_manifest(features, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(features, spec, model=dbt.this.identifier)
 """
-_RUNS_MODEL = """import dbt_sweep.sweep
+_RUNS_MODEL = """import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     features = dbt.ref("feat_bench")
     manifest = dbt.ref("sweep_manifest")
-    return dbt_sweep.sweep.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
 """
 
 

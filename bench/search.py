@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbt_sweep._metrics import compute_metrics
-from dbt_sweep._pipeline import build_pipeline
-from dbt_sweep._search import grid_points, validation_split
+from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import parse_spec
-from dbt_sweep.train import _prepare, train_group
+from dbt_sweep.training.pipeline import build_pipeline
+from dbt_sweep.training.search.core import grid_points, validation_split
+from dbt_sweep.training.unit import _prepare, train_group
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"

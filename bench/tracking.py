@@ -22,9 +22,9 @@ grid per group at every tracking level.
 Besides the wall-time ratios, the per-item costs are measured in this process on the scenario's own
 results (``train_unit`` on up to 20 groups, no Spark), into a fresh store:
 
-- (a) per child run: :func:`~dbt_sweep._tracking_runs.log_child_runs` per group (one transaction per
+- (a) per child run: :func:`~dbt_sweep.tracking.child_runs.log_child_runs` per group (one transaction per
   unit, as a worker does), total / runs;
-- (b) per logged model: :func:`~dbt_sweep._tracking_models.log_sklearn_model` per group winner,
+- (b) per logged model: :func:`~dbt_sweep.tracking.models.log_sklearn_model` per group winner,
   warm; the first model of a process (MLflow imports, environment files) is measured apart in a
   fresh interpreter.
 """
@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workloads import GROUP, Variant, Workload, _make_demo_data, workloads  # noqa: E402
 
-from dbt_sweep.sweep import sweep_manifest, sweep_runs  # noqa: E402
+from dbt_sweep.models import sweep_manifest, sweep_runs  # noqa: E402
 
 SMALL_SPEC: dict[str, Any] = {
     "source": "bench",
@@ -151,16 +151,16 @@ def _run(
 
 def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, float]:
     """(a) ms per child run and (b) ms per winner model, on this scenario's own results (no Spark)."""
-    from dbt_sweep._tracking_models import (
+    from dbt_sweep.manifest import build_manifest, group_stats
+    from dbt_sweep.spec import parse_spec
+    from dbt_sweep.tracking.child_runs import TrackingContext, client, log_child_runs
+    from dbt_sweep.tracking.models import (
         ModelToLog,
         environment_files,
         log_sklearn_models,
         winners_of,
     )
-    from dbt_sweep._tracking_runs import TrackingContext, client, log_child_runs
-    from dbt_sweep.manifest import build_manifest, group_stats
-    from dbt_sweep.spec import parse_spec
-    from dbt_sweep.train import sklearn_ready, train_unit
+    from dbt_sweep.training.unit import sklearn_ready, train_unit
 
     spec = parse_spec(scn.spec, model="bench_runs")
     keys = sorted(scn.data[scn.group].unique())[:max_groups]
@@ -235,7 +235,7 @@ def create_store(path: Path) -> float:
 _FIRST_MODEL = """
 import time
 start = time.perf_counter()
-from dbt_sweep._tracking_models import environment_files
+from dbt_sweep.tracking.models import environment_files
 environment_files()
 print(time.perf_counter() - start)
 """

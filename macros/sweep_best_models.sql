@@ -30,8 +30,13 @@ scored as (
         end as sweep_rank_value
 
     from runs
+    -- the rule of dbt_sweep.training.selection: ok runs with a finite primary metric compete;
     -- with store_models: best only winners carry model bytes; a model that failed to serialise has none
-    where status = 'ok' and primary_metric is not null and model is not null
+    where status = 'ok'
+        and primary_metric is not null
+        and not isnan(primary_metric)
+        and abs(primary_metric) < cast('Infinity' as double)
+        and model is not null
 
 ),
 

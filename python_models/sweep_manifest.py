@@ -1,7 +1,7 @@
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     features = dbt.ref("feat_demo_regression")
-    return dbt_sweep.sweep.sweep_manifest(features, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(features, spec, model=dbt.this.identifier)

@@ -1,4 +1,4 @@
-import dbt_sweep.predictions
+import dbt_sweep.models
 
 
 def model(dbt, session):
@@ -7,6 +7,6 @@ def model(dbt, session):
     rows = dbt.ref("feat_demo_regression_scoring")
     best = dbt.ref("best_models")
     existing = session.table(str(dbt.this)) if dbt.is_incremental else None
-    return dbt_sweep.predictions.sweep_predictions(
+    return dbt_sweep.models.sweep_predictions(
         rows, best, spec, scoring, model=dbt.this.identifier, existing=existing
     )

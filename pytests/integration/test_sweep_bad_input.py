@@ -19,23 +19,23 @@ SALES_CSV = (
 )
 
 MANIFEST_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
-    return dbt_sweep.sweep.sweep_manifest(dbt.ref("{source}"), spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(dbt.ref("{source}"), spec, model=dbt.this.identifier)
 """
 
 RUNS_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     features = dbt.ref("feat_sales")
     manifest = dbt.ref("sales_manifest")
-    return dbt_sweep.sweep.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
 """
 
 SCHEMA_YML = """\

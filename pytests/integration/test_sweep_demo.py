@@ -11,9 +11,9 @@ import pytest
 import yaml
 from dbt.tests.util import run_dbt, write_file
 
-from dbt_sweep.serialize import load_model
 from dbt_sweep.spec import parse_spec
-from dbt_sweep.train import holdout_rows
+from dbt_sweep.training.serialize import load_model
+from dbt_sweep.training.unit import holdout_rows
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def regression_spec() -> dict:
 # Scores the training rows themselves, through the same predictions code as the demo, so the
 # winners' held-out rows can be checked against the metrics sweep_runs recorded.
 TRAINING_ROWS_PREDICTIONS_PY = """\
-import dbt_sweep.predictions
+import dbt_sweep.models
 
 
 def model(dbt, session):
@@ -47,7 +47,7 @@ def model(dbt, session):
     scoring = dbt.config.get("scoring")
     rows = dbt.ref("feat_demo_regression")
     best = dbt.ref("best_models")
-    return dbt_sweep.predictions.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
 """
 
 
@@ -247,8 +247,8 @@ class TestDebugOneGroup(_DemoProject):
         run_dbt(["build", "-s", "+sweep_runs", "--exclude", "test_type:data"])
 
     def test_debug_one_group_reproduces_sweep_runs(self, project, built):
-        from dbt_sweep.debug import group_rows, load_spec
-        from dbt_sweep.train import train_group
+        from dbt_sweep.cli import group_rows, load_spec
+        from dbt_sweep.training.unit import train_group
 
         dbt_args = ["--project-dir", str(project.project_root), "--quiet"]
         spec = load_spec("sweep_runs", dbt_args=dbt_args)

@@ -28,22 +28,22 @@ def _patients_csv() -> str:
 
 
 MANIFEST_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
-    return dbt_sweep.sweep.sweep_manifest(dbt.ref("feat_patients"), spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(dbt.ref("feat_patients"), spec, model=dbt.this.identifier)
 """
 
 RUNS_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     manifest = dbt.ref("patients_manifest")
-    return dbt_sweep.sweep.sweep_runs(dbt.ref("feat_patients"), manifest, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_runs(dbt.ref("feat_patients"), manifest, spec, model=dbt.this.identifier)
 """
 
 SCHEMA_YML = f"""\

@@ -31,7 +31,7 @@ from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
-from dbt_sweep.serialize import load_model
+from dbt_sweep.training.serialize import load_model
 
 pytestmark = pytest.mark.integration
 
@@ -46,21 +46,21 @@ SALES_CSV = "\n".join(["store,row_id,a,b,t", *_rows("s1", 40, 2.0), *_rows("s2",
                        *_rows("s3", 40, 0.5)]) + "\n"  # fmt: skip
 
 MANIFEST_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
-    return dbt_sweep.sweep.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
 """
 
 RUNS_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     spec = dbt.config.get("sweep")
     manifest = dbt.ref("sales_manifest")
-    return dbt_sweep.sweep.sweep_runs(dbt.ref("sales"), manifest, spec, model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_runs(dbt.ref("sales"), manifest, spec, model=dbt.this.identifier)
 """
 
 SPEC = """\

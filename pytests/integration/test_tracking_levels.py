@@ -20,7 +20,7 @@ import pytest
 from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
 
-from dbt_sweep.serialize import load_model
+from dbt_sweep.training.serialize import load_model
 
 pytestmark = pytest.mark.integration
 
@@ -37,20 +37,20 @@ def _csv() -> str:
 
 
 MANIFEST_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
-    return dbt_sweep.sweep.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
 """
 
 RUNS_PY = """\
-import dbt_sweep.sweep
+import dbt_sweep.models
 
 
 def model(dbt, session):
     manifest = dbt.ref("{manifest}")
-    return dbt_sweep.sweep.sweep_runs(dbt.ref("sales"), manifest, dbt.config.get("sweep"), model=dbt.this.identifier)
+    return dbt_sweep.models.sweep_runs(dbt.ref("sales"), manifest, dbt.config.get("sweep"), model=dbt.this.identifier)
 """
 
 SPEC = """\

@@ -19,14 +19,14 @@ FORBIDDEN = {"sparkContext", "SparkContext", "rdd"}
 # A function listed here covers the functions nested in it.
 ALLOWED: dict[tuple[str, str], str] = {
     (
-        "src/dbt_sweep/_spark.py",
+        "src/dbt_sweep/spark/columns.py",
         "parallelism",
     ): "is_remote(): Connect reads spark.sql.shuffle.partitions",
     (
-        "src/dbt_sweep/progress.py",
+        "src/dbt_sweep/spark/progress.py",
         "ProgressMonitor.__post_init__",
     ): "is_remote(): no accumulators on Connect",
-    ("src/dbt_sweep/progress.py", "ProgressMonitor._watch"): (
+    ("src/dbt_sweep/spark/progress.py", "ProgressMonitor._watch"): (
         "started by start() only when __post_init__ made accumulators, i.e. not is_remote()"
     ),
     ("src/dbt_sweep/plugin/spark_session.py", "_use_this_interpreter_for_local_workers"): (
@@ -36,11 +36,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "src/dbt_sweep/plugin/spark_session.py",
         "tagged_jobs",
     ): "is_remote(): Connect uses operation tags",
-    ("src/dbt_sweep/shipping.py", "ship_package"): "is_remote(): Connect uses addArtifacts",
+    ("src/dbt_sweep/plugin/shipping.py", "ship_package"): "is_remote(): Connect uses addArtifacts",
 }
 # Places whose function body itself need not mention is_remote (the guard is in the caller).
 GUARDED_BY_CALLER = {
-    ("src/dbt_sweep/progress.py", "ProgressMonitor._watch"),
+    ("src/dbt_sweep/spark/progress.py", "ProgressMonitor._watch"),
     ("src/dbt_sweep/plugin/spark_session.py", "_use_this_interpreter_for_local_workers"),
 }
 

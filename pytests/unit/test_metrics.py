@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from dbt_sweep._metrics import METRICS
+from dbt_sweep.metrics import METRICS
 
 SKLEARN = {
     "rmse": lambda y, p: np.sqrt(skm.mean_squared_error(y, p)),

@@ -10,16 +10,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dbt_sweep.predict import (
+from dbt_sweep.scoring.predict import (
     ScoringConfigError,
     ScoringSpec,
     parse_scoring,
     prediction_columns,
     score_unit,
 )
-from dbt_sweep.serialize import dump_model
 from dbt_sweep.spec import parse_spec
-from dbt_sweep.train import holdout_rows, train_group
+from dbt_sweep.training.serialize import dump_model
+from dbt_sweep.training.unit import holdout_rows, train_group
 
 FEATURES = ["x0", "x1", "x2"]
 

@@ -13,11 +13,11 @@ from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_regression
 
-from dbt_sweep._search import best_trial, sample_random, validation_split
 from dbt_sweep.exceptions import SweepSpecError
 from dbt_sweep.manifest import build_manifest, estimate_cost, group_stats
-from dbt_sweep.serialize import load_model
-from dbt_sweep.train import _prepare, train_group
+from dbt_sweep.training.search.core import best_trial, sample_random, validation_split
+from dbt_sweep.training.serialize import load_model
+from dbt_sweep.training.unit import _prepare, train_group
 
 PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SPACE = {"C": {"float": [0.1, 10], "log": True}, "kernel": {"choice": ["linear", "rbf"]}}

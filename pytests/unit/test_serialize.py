@@ -1,4 +1,4 @@
-"""Tests for dbt_sweep.serialize: skops round trip and the type allowlist."""
+"""Tests for dbt_sweep.training.serialize: skops round trip and the type allowlist."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestRegressor
 
 from dbt_sweep.exceptions import UntrustedModelError
-from dbt_sweep.serialize import dump_model, load_model
+from dbt_sweep.training.serialize import dump_model, load_model
 
 
 class Custom(BaseEstimator):

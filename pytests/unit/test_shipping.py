@@ -1,4 +1,4 @@
-"""dbt_sweep.shipping: the zip it ships, and when it ships (no Spark needed)."""
+"""dbt_sweep.plugin.shipping: the zip it ships, and when it ships (no Spark needed)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from dbt_sweep import shipping
+from dbt_sweep.plugin import shipping
 
 
 def test_package_zip_holds_the_package_and_is_built_once():
     path = shipping.package_zip()
     names = set(zipfile.ZipFile(path).namelist())
-    assert {"dbt_sweep/__init__.py", "dbt_sweep/train.py", "dbt_sweep/predict.py"} <= names
+    assert {
+        "dbt_sweep/__init__.py",
+        "dbt_sweep/training/unit.py",
+        "dbt_sweep/scoring/predict.py",
+        "dbt_sweep/plugin/shipping.py",
+    } <= names
     assert not any("__pycache__" in name for name in names)
     assert shipping.package_zip() == path
 

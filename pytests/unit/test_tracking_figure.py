@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import make_spec
 
-from dbt_sweep._tracking_figure import metric_figure
-from dbt_sweep._tracking_models import winners_of
+from dbt_sweep.tracking.figure import metric_figure
+from dbt_sweep.tracking.models import winners_of
 
 
 def _runs(n_groups: int) -> pd.DataFrame:

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from dbt_sweep._tracking_models import log_sklearn_model
-from dbt_sweep._tracking_retries import delete_retried_attempts
-from dbt_sweep._tracking_runs import TrackingContext, client
-from dbt_sweep.serialize import dump_model
-from dbt_sweep.tracking import resolve_uri
+from dbt_sweep.tracking.child_runs import TrackingContext, client
+from dbt_sweep.tracking.models import log_sklearn_model
+from dbt_sweep.tracking.parent import resolve_uri
+from dbt_sweep.tracking.retries import delete_retried_attempts
+from dbt_sweep.training.serialize import dump_model
 
 EXAMPLE = pd.DataFrame({"x": np.arange(6.0)})
 BLOB = dump_model(Ridge().fit(EXAMPLE, 2 * EXAMPLE["x"]))

@@ -15,7 +15,9 @@ import pytest
 from conftest import make_spec
 from mlflow import MlflowClient
 
-from dbt_sweep._tracking_models import (
+from dbt_sweep.manifest import build_manifest, group_stats
+from dbt_sweep.tracking.child_runs import TrackingContext, client, log_child_runs, track_unit
+from dbt_sweep.tracking.models import (
     ModelToLog,
     _winner_keys,
     log_sklearn_model,
@@ -23,10 +25,8 @@ from dbt_sweep._tracking_models import (
     log_unit_models,
     winners_of,
 )
-from dbt_sweep._tracking_runs import TrackingContext, client, log_child_runs, track_unit
-from dbt_sweep.manifest import build_manifest, group_stats
-from dbt_sweep.serialize import load_model
-from dbt_sweep.train import sklearn_ready, train_unit
+from dbt_sweep.training.serialize import load_model
+from dbt_sweep.training.unit import sklearn_ready, train_unit
 
 ESTIMATORS = [
     {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 10.0]}},

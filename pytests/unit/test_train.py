@@ -1,4 +1,4 @@
-"""Tests for dbt_sweep.train: one output row per manifest row, statuses, splits, metrics, models."""
+"""Tests for dbt_sweep.training.unit: one output row per manifest row, statuses, splits, metrics, models."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from dbt_sweep._pipeline import build_pipeline
 from dbt_sweep.manifest import build_manifest, group_stats
-from dbt_sweep.serialize import load_model
 from dbt_sweep.spec import SweepSpec
-from dbt_sweep.train import (
+from dbt_sweep.training.pipeline import build_pipeline
+from dbt_sweep.training.serialize import load_model
+from dbt_sweep.training.unit import (
     _prepare,
     canonical_order,
     holdout_rows,

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )  # noqa: T201
         return 2
-    from dbt_sweep.debug import main as debug
+    from dbt_sweep.cli import main as debug
 
     return debug(argv[1:])
 

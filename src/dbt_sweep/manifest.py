@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbt_sweep._search import decode, grid_points, halving_plan
 from dbt_sweep.spec import EstimatorSpec, KFoldSplit, SweepSpec, canonical_hash, spec_hash
+from dbt_sweep.spec.search import decode, grid_points, halving_plan
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -102,7 +102,7 @@ def _run_params(est: EstimatorSpec) -> list[dict[str, Any]]:
     A grid gives one run per grid point; ``search: random`` or ``optuna`` gives one run that
     carries the fixed params plus ``space``, ``trials``, ``seed`` and, when set, ``halving`` or
     ``pruning``; a grid with ``halving`` gives one run that carries the fixed params plus ``grid``,
-    ``halving`` and ``seed`` (see :mod:`dbt_sweep._search`).
+    ``halving`` and ``seed`` (see :mod:`dbt_sweep.training.search.core`).
     """
     if est.search == "grid" and est.halving is None:
         return [{**est.params, **point} for point in grid_points(est.grid)]

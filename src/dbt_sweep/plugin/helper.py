@@ -10,7 +10,7 @@ from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.events.logging import AdapterLogger
 from dbt_common.exceptions import DbtRuntimeError
 
-from dbt_sweep._spark import CURRENT_NODE
+from dbt_sweep.plugin.node import CURRENT_NODE
 from dbt_sweep.plugin.python_job import run_compiled_code, wrap_failure
 from dbt_sweep.plugin.spark_session import get_spark_session, model_session, tagged_jobs
 
@@ -60,7 +60,9 @@ def run_python_model(
     )
     tag = "dbt-" + re.sub(r"[^A-Za-z0-9_.-]", "_", unique_id)
     started = time.perf_counter()
-    node = CURRENT_NODE.set({"unique_id": unique_id, "name": name})  # read by dbt_sweep.tracking
+    node = CURRENT_NODE.set(
+        {"unique_id": unique_id, "name": name}
+    )  # read by dbt_sweep.tracking.parent
     with tagged_jobs(spark, tag=tag, description=f"dbt model {unique_id}", timeout=timeout) as jobs:
         try:
             run_compiled_code(

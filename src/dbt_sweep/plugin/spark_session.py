@@ -18,7 +18,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
-from dbt_sweep.shipping import ship_package
+from dbt_sweep.plugin.shipping import ship_package
 
 _PYSPARK_DEFAULT_PYTHON = "python3"  # what pyspark uses when PYSPARK_PYTHON is unset
 _JOB_GROUP_PROPERTIES = (

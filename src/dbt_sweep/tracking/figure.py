@@ -22,7 +22,7 @@ def metric_figure(runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> An
     runs : DataFrame
         Every run: group columns, ``estimator_name``, ``status``, ``primary_metric``, ``run_key``.
     best : DataFrame
-        The winner per group (:func:`dbt_sweep.tracking.winners`).
+        The winner per group (:func:`dbt_sweep.tracking.parent.winners`).
     spec : SweepSpec
 
     Returns

@@ -1,7 +1,7 @@
 """Ship the ``dbt_sweep`` package to where Spark runs Python: executors of a cluster, the Python
 workers of a Spark Connect server.
 
-Training (:func:`dbt_sweep.train.train_unit`) and scoring (:func:`dbt_sweep.predict.score_unit`) run in
+Training (:func:`dbt_sweep.training.unit.train_unit`) and scoring (:func:`dbt_sweep.scoring.predict.score_unit`) run in
 Spark's Python workers, which unpickle references to ``dbt_sweep`` modules and so must import them.
 On ``local[*]`` the workers run the driver's interpreter and see its environment; elsewhere they
 run the cluster's Python. :func:`ship_package` zips the installed package once per process and adds
@@ -33,7 +33,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
-from dbt_sweep._log import get_logger
+from dbt_sweep.log import get_logger
 
 __all__ = ["ENV_VAR", "package_zip", "ship_package"]
 
@@ -54,7 +54,7 @@ def package_zip() -> Path:
     with _lock:
         if _zip_path is not None and _zip_path.exists():
             return _zip_path
-        package = Path(__file__).resolve().parent
+        package = Path(__file__).resolve().parents[1]  # dbt_sweep/, not this subpackage
         files = sorted(
             path
             for path in package.rglob("*")

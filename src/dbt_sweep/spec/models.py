@@ -30,9 +30,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dbt_sweep import _metrics
-from dbt_sweep._pipeline import estimator_problems, import_estimator
+from dbt_sweep import metrics as _metrics
 from dbt_sweep.exceptions import SpecProblem, SweepSpecError, problems_from_validation
+from dbt_sweep.spec.estimators import estimator_problems, import_estimator
+from dbt_sweep.spec.search import SEARCH_KEYS
 
 __all__ = ["SweepSpec", "TrackingSpec", "check_columns", "parse_spec", "spec_hash"]
 
@@ -161,7 +162,6 @@ class PruningSpec(_Spec):
 
 
 #: Keys a search run's manifest ``params`` carries besides the fixed parameters.
-SEARCH_KEYS = ("space", "trials", "seed", "halving", "grid", "pruning")
 
 
 class EstimatorSpec(_Spec):
@@ -198,7 +198,7 @@ warnings.filterwarnings(
 
 
 class TrackingSpec(_Spec):
-    """Where and how much of a sweep is logged to MLflow (see :mod:`dbt_sweep.tracking`).
+    """Where and how much of a sweep is logged to MLflow (see :mod:`dbt_sweep.tracking.parent`).
 
     Never part of ``run_key``: changing where runs are logged does not change what they train.
     """

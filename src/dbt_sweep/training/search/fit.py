@@ -1,7 +1,7 @@
 """The training side of a search run: its validation split, its objectives, its seeded estimator.
 
-:func:`search_params` is called by ``dbt_sweep.train`` for a manifest row that is a search run
-(:func:`dbt_sweep._search.is_search_run`). Trials fit on the training rows minus a validation split
+:func:`search_params` is called by ``dbt_sweep.training.unit`` for a manifest row that is a search run
+(:func:`dbt_sweep.training.search.core.is_search_run`). Trials fit on the training rows minus a validation split
 and are scored there with the primary metric; the test rows are never seen. With Optuna pruning,
 the preprocessing steps are fitted once per search and each trial ``partial_fit``\\ s the estimator
 epoch by epoch (:func:`fit_epochs` trains the winner the same way).
@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from dbt_sweep._metrics import compute_metrics
-from dbt_sweep._pipeline import build_pipeline, import_estimator
-from dbt_sweep._search import SearchConfig, decode, partial_fit_epochs, run_search, validation_split
+from dbt_sweep.metrics import compute_metrics
+from dbt_sweep.spec.estimators import import_estimator
+from dbt_sweep.spec.search import SearchConfig, decode
+from dbt_sweep.training.pipeline import build_pipeline
+from dbt_sweep.training.search.core import partial_fit_epochs, run_search, validation_split
 
 if TYPE_CHECKING:
     from dbt_sweep.spec import SweepSpec
-    from dbt_sweep.train import _Group
+    from dbt_sweep.training.unit import _Group
 
 __all__ = ["fit_epochs", "search_params", "seeded"]
 
@@ -92,7 +94,7 @@ def search_params(
     best_params : dict
         Fixed params merged with the best trial's point.
     trials : str
-        Every trial as a JSON array (see :func:`dbt_sweep._search.run_search`).
+        Every trial as a JSON array (see :func:`dbt_sweep.training.search.core.run_search`).
     epochs : int or None
         With pruning, the epochs the winner is refit for (:func:`fit_epochs`); else None.
     """

@@ -12,7 +12,7 @@ tracking client's logged-model calls. The result loads with ``mlflow.sklearn.loa
 ``mlflow.pyfunc.load_model`` like any logged model.
 
 Which models a unit logs, and under which names, is decided here too, so the driver
-(:func:`dbt_sweep.tracking.finish_tracking`) and the workers (:func:`log_unit_models`) agree. No
+(:func:`dbt_sweep.tracking.parent.finish_tracking`) and the workers (:func:`log_unit_models`) agree. No
 Spark import: Spark's Python workers log winners here when a work unit is a whole group.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from dbt_sweep._tracking_runs import TrackingContext, run_identity
+from dbt_sweep.tracking.child_runs import TrackingContext, run_identity
 
 __all__ = [
     "ModelToLog",
@@ -90,7 +90,7 @@ def _write_model_dir(
     from mlflow.models.utils import _save_example
 
     from dbt_sweep.exceptions import UntrustedModelError
-    from dbt_sweep.serialize import DEFAULT_ALLOWED_MODULES
+    from dbt_sweep.training.serialize import DEFAULT_ALLOWED_MODULES
 
     # serialize.load_model's rule, with the type list kept for MLmodel's skops_trusted_types
     trusted = sio.get_untrusted_types(data=blob)
@@ -138,7 +138,7 @@ class ModelToLog:
         The run that owns the model (its ``source_run_id``; the model is one of its outputs).
     blob : bytes
         The fitted pipeline's skops bytes, as stored in the table; loaded once with
-        :func:`dbt_sweep.serialize.load_model` (sklearn, numpy and scipy types only) to infer the
+        :func:`dbt_sweep.training.serialize.load_model` (sklearn, numpy and scipy types only) to infer the
         signature, and written unchanged as ``model.skops``.
     name : str
         The model's name.

@@ -2,38 +2,31 @@
 
 A search run is one manifest row per (group, estimator) whose ``params`` carry the fixed
 parameters plus the search settings (:data:`dbt_sweep.spec.SEARCH_KEYS`: ``space``, ``trials``,
-``seed``, ``halving``, ``pruning``, or a ``grid`` with ``halving``). Training (``dbt_sweep.train``)
+``seed``, ``halving``, ``pruning``, or a ``grid`` with ``halving``). Training (``dbt_sweep.training.unit``)
 carves a validation split out of the training rows, calls :func:`run_search` with an objective that
 fits on the rest of the training rows and scores the primary metric on the validation rows, then
 refits the best configuration on the whole training split and scores it on the test split like a
 grid run.
 
-Pure Python and numpy (Optuna imported lazily, in :mod:`dbt_sweep._optuna`): no Spark here.
+Pure Python and numpy (Optuna imported lazily, in :mod:`dbt_sweep.training.search.optuna_trials`): no Spark here.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 
-from dbt_sweep.spec import SEARCH_KEYS
+from dbt_sweep.spec.search import SearchConfig, grid_points
 
 __all__ = [
-    "SearchConfig",
     "SearchError",
     "best_trial",
-    "decode",
-    "grid_points",
-    "halving_plan",
-    "is_search_run",
     "partial_fit_epochs",
     "record",
     "run_search",
@@ -51,50 +44,6 @@ class SearchError(RuntimeError):
     def __init__(self, message: str, records: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.records = records
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """A search run's configuration, decoded from its manifest ``params``."""
-
-    fixed: dict[str, Any]
-    space: dict[str, dict[str, Any]]
-    trials: int
-    seed: int
-    halving: dict[str, int] | None = None
-    grid: dict[str, list[Any]] | None = None  # search: grid with halving
-    pruning: dict[str, Any] | None = None  # search: optuna with pruning
-
-
-def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
-    """Expand a grid into its points: parameters in sorted name order, values in the given order.
-
-    Examples
-    --------
-    >>> grid_points({"kernel": ["linear", "rbf"], "C": [1.0, 10.0]})
-    [{'C': 1.0, 'kernel': 'linear'}, {'C': 1.0, 'kernel': 'rbf'}, {'C': 10.0, 'kernel': 'linear'}, {'C': 10.0, 'kernel': 'rbf'}]
-    """
-    keys = sorted(grid)
-    return [
-        dict(zip(keys, values, strict=True))
-        for values in itertools.product(*(grid[k] for k in keys))
-    ]
-
-
-def is_search_run(search: str, params: Mapping[str, Any]) -> bool:
-    """Whether a manifest row is one search run: random, optuna, or a grid with halving."""
-    return search in ("random", "optuna") or (search == "grid" and "halving" in params)
-
-
-def decode(params: Mapping[str, Any]) -> SearchConfig:
-    """Split a search run's manifest ``params`` into fixed params and the search settings."""
-    fixed = {k: v for k, v in params.items() if k not in SEARCH_KEYS}
-    grid = params.get("grid")
-    trials = int(params["trials"]) if "trials" in params else len(grid_points(grid or {}))
-    return SearchConfig(
-        fixed, dict(params.get("space", {})), trials, int(params.get("seed", 0)),
-        params.get("halving"), grid, params.get("pruning"),
-    )  # fmt: skip
 
 
 def validation_split(
@@ -223,27 +172,6 @@ def partial_fit_epochs(
     for epoch in range(1, epochs + 1):
         estimator.partial_fit(X, y, **kwargs)
         yield epoch
-
-
-def halving_plan(
-    n_points: int, *, factor: int, min_rows: int, n_rows: int
-) -> list[tuple[int, int]]:
-    """The rounds successive halving runs when no trial fails: ``(configurations, rows)`` per round.
-
-    Examples
-    --------
-    >>> halving_plan(9, factor=3, min_rows=10, n_rows=38)
-    [(9, 10), (3, 30), (1, 38)]
-    """
-    rounds = []
-    alive, rows = n_points, min(min_rows, n_rows)
-    while alive:
-        last = rows >= n_rows or alive == 1
-        rounds.append((alive, n_rows if last else rows))
-        if last:
-            break
-        alive, rows = max(1, math.ceil(alive / factor)), min(rows * factor, n_rows)
-    return rounds
 
 
 def _halving_trials(
@@ -379,7 +307,9 @@ def run_search(
                 n_rows=n_rows, direction=direction,
             )  # fmt: skip
     elif kind == "optuna":
-        from dbt_sweep._optuna import optuna_trials  # imports Optuna: only for Optuna searches
+        from dbt_sweep.training.search.optuna_trials import (
+            optuna_trials,  # imports Optuna: only for Optuna searches
+        )
 
         def steps(point: dict[str, Any]) -> Iterator[float]:
             assert stepwise is not None

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from dbt_sweep._tracking_trials import (
+from dbt_sweep.tracking.trials import (
     TRIALS_TABLE,
     table_tag,
     trial_history,
@@ -415,8 +415,8 @@ def track_unit(
     TrackingError
         Logging failed and ``on_error`` is ``fail``.
     """
-    from dbt_sweep._tracking_models import log_unit_models
     from dbt_sweep.exceptions import TrackingError
+    from dbt_sweep.tracking.models import log_unit_models
 
     try:
         ids: list[str | None] = [None] * len(result)
@@ -432,7 +432,7 @@ def track_unit(
         error = TrackingError(ctx.uri, "logging child runs on a Spark worker", exc, model=model)
         if ctx.on_error == "fail":
             raise error from exc
-        from dbt_sweep._log import get_logger
+        from dbt_sweep.log import get_logger
 
         get_logger().warning(f"{error} Continuing without tracking for this unit.")
         return [None] * len(result)

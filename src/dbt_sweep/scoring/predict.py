@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dbt_sweep.serialize import load_model
 from dbt_sweep.spec import SweepSpec
+from dbt_sweep.training.serialize import load_model
 
 __all__ = ["ScoringSpec", "parse_scoring", "prediction_columns", "score_unit"]
 
@@ -122,7 +122,7 @@ def score_unit(
 
     Examples
     --------
-    >>> from dbt_sweep.serialize import dump_model
+    >>> from dbt_sweep.training.serialize import dump_model
     >>> from dbt_sweep.spec import parse_spec
     >>> from sklearn.linear_model import LinearRegression
     >>> spec = parse_spec({"source": "feat", "group_by": "g", "key": "id", "target": "y",

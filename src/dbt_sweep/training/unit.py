@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from dbt_sweep._metrics import compute_metrics
-from dbt_sweep._pipeline import build_pipeline
-from dbt_sweep._search import SearchError, is_search_run
-from dbt_sweep._search_fit import fit_epochs, search_params
 from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_stats
-from dbt_sweep.serialize import dump_model
+from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import KFoldSplit, RandomSplit, SweepSpec, TimeSplit
+from dbt_sweep.spec.search import is_search_run
+from dbt_sweep.training.pipeline import build_pipeline
+from dbt_sweep.training.search.core import SearchError
+from dbt_sweep.training.search.fit import fit_epochs, search_params
+from dbt_sweep.training.serialize import dump_model
 
 __all__ = [
     "canonical_order",

@@ -11,7 +11,7 @@ A search run's trials (``sweep_runs.trials``, a JSON array of ``number``, ``para
   winner's ``trial_value`` history when the winner is a search run;
 - ``level: sweep``: the table of every search run of the sweep on the parent run.
 
-Pure functions, no MLflow import: the payloads are written by :mod:`dbt_sweep._tracking_runs`.
+Pure functions, no MLflow import: the payloads are written by :mod:`dbt_sweep.tracking.child_runs`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Optuna studies for ``search: optuna``: TPE-sampled trials, optionally pruned epoch by epoch.
 
-Imported lazily by :func:`dbt_sweep._search.run_search`, so a sweep without Optuna searches never
+Imported lazily by :func:`dbt_sweep.training.search.core.run_search`, so a sweep without Optuna searches never
 imports Optuna. Every study is seeded and named, so the same space, data and seed give the same
 trials: the TPE sampler takes ``seed``, and Hyperband assigns trials to brackets by hashing the
 study name with the trial number (a random study name would reshuffle them in every build).
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from dbt_sweep._search import Objective, record, timed
+from dbt_sweep.training.search.core import Objective, record, timed
 
 __all__ = ["STUDY_NAME", "make_pruner", "optuna_trials"]
 

@@ -6,14 +6,14 @@ Where each kind of logging happens, and why:
   create the store and the experiment (once, under a process lock: concurrent first use of a SQLite
   store corrupts it, concurrent ``set_experiment`` can land runs in "Default"), create the parent run
   and find the child runs of earlier builds with ONE search. Workers get only plain data
-  (:class:`~dbt_sweep._tracking_runs.TrackingContext`).
+  (:class:`~dbt_sweep.tracking.child_runs.TrackingContext`).
 - **Workers, after each unit** (``level: runs``): the unit's child runs, one transaction per unit on
   a database store, and with ``log_models: all`` every ``ok`` model of the unit.
 - **Driver, after training** (:func:`finish_tracking`): what needs every run of a group or of the
   sweep: group runs (``level: groups``), the winner models (the best run of a group may be in any
   shard of the group, so only the driver sees all of them), the figure and the results table on the
   parent run. First, it deletes what a retried Spark task logged twice
-  (:mod:`dbt_sweep._tracking_retries`): the experiment keeps one child run per row of the table.
+  (:mod:`dbt_sweep.tracking.retries`): the experiment keeps one child run per row of the table.
 
 Identity rule: a child run stands for ``run_key`` + ``data_fingerprint``. A FINISHED child run of an
 earlier build with the same identity is reused (its id goes to ``mlflow_run_id``, nothing is logged
@@ -33,16 +33,10 @@ from typing import Any
 
 import pandas as pd
 
-from dbt_sweep._log import get_logger
-from dbt_sweep._tracking_models import (
-    ModelToLog,
-    log_sklearn_models,
-    model_name,
-    registered_model_name,
-    winners_of,
-)
-from dbt_sweep._tracking_retries import delete_retried_attempts
-from dbt_sweep._tracking_runs import (
+from dbt_sweep.exceptions import TrackingError
+from dbt_sweep.log import get_logger
+from dbt_sweep.spec import SweepSpec, canonical_hash, spec_hash
+from dbt_sweep.tracking.child_runs import (
     HAS_MODEL_TAG,
     TrackingContext,
     client,
@@ -50,15 +44,21 @@ from dbt_sweep._tracking_runs import (
     set_tag,
     write_runs,
 )
-from dbt_sweep._tracking_trials import (
+from dbt_sweep.tracking.models import (
+    ModelToLog,
+    log_sklearn_models,
+    model_name,
+    registered_model_name,
+    winners_of,
+)
+from dbt_sweep.tracking.retries import delete_retried_attempts
+from dbt_sweep.tracking.trials import (
     TRIALS_TABLE,
     runs_trials_table,
     table_tag,
     trial_history,
     trial_records,
 )
-from dbt_sweep.exceptions import TrackingError
-from dbt_sweep.spec import SweepSpec, canonical_hash, spec_hash
 
 __all__ = [
     "EMBEDDED_DB",
@@ -370,7 +370,7 @@ def _finish(
     examples: Mapping[tuple[Any, ...], pd.DataFrame],
     spec: SweepSpec,
 ) -> dict[tuple[Any, ...], str]:
-    from dbt_sweep._tracking_figure import metric_figure
+    from dbt_sweep.tracking.figure import metric_figure
 
     mlflow_client = client(ctx.uri)
     delete_retried_attempts(mlflow_client, ctx, runs)  # before anything reads the runs back

@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
-from dbt_sweep._log import get_logger
+from dbt_sweep.log import get_logger
 
 DEFAULT_INTERVAL = 10.0
 

@@ -1,0 +1,45 @@
+"""Small Spark facts the sweep models need: column kinds and types, and how many tasks run at once
+(Spark-Connect-safe)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+from pyspark.sql.utils import is_remote
+
+
+def column_kinds(df: DataFrame) -> dict[str, str]:
+    """Map each column to the coarse kind :func:`dbt_sweep.spec.check_columns` expects."""
+    kinds: dict[str, str] = {}
+    for field in df.schema.fields:
+        dtype = field.dataType
+        if isinstance(dtype, T.BooleanType):
+            kinds[field.name] = "boolean"
+        elif isinstance(dtype, T.NumericType):
+            kinds[field.name] = "numeric"
+        elif isinstance(dtype, T.StringType | T.VarcharType | T.CharType):
+            kinds[field.name] = "string"
+        elif isinstance(dtype, T.TimestampType | T.TimestampNTZType | T.DateType):
+            kinds[field.name] = "timestamp"
+        else:
+            kinds[field.name] = "other"
+    return kinds
+
+
+def column_types(df: DataFrame, columns: list[str]) -> dict[str, str]:
+    """Spark SQL type names of ``columns``, in that order (for DDL schema strings)."""
+    by_name = {field.name: field.dataType.simpleString() for field in df.schema.fields}
+    return {name: by_name[name] for name in columns}
+
+
+# Tasks per core in a grouped-map stage (training, scoring): enough to balance uneven groups, few
+# enough that per-task overhead stays small.
+TASKS_PER_CORE = 4
+
+
+def parallelism(spark: SparkSession) -> int:
+    """How many tasks the cluster runs at once (classic: the default parallelism; Connect: the
+    shuffle partitions, the best figure a client can read)."""
+    if not is_remote():
+        return int(spark.sparkContext.defaultParallelism)
+    return int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
