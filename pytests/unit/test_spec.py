@@ -20,7 +20,7 @@ PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SVR_PARAMS = "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', 'verbose']"
 TOP_KEYS = (
     "['allowed_modules', 'estimators', 'features', 'group_by', 'key', 'metrics', 'min_rows', 'preprocessing', "
-    "'primary_metric', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
+    "'primary_metric', 'retrain', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
 )
 
 
@@ -49,6 +49,14 @@ def test_defaults() -> None:
         0,
         "auto",
     )
+
+
+def test_primary_metric_outside_the_default_metrics_is_added() -> None:
+    """Without a metrics list, the primary metric joins the task's defaults."""
+    raw = {"source": "f", "group_by": "g", "target": "y", "task": "regression",
+           "estimators": [{"estimator": "sklearn.linear_model.Ridge"}], "primary_metric": "mape"}  # fmt: skip
+    spec = parse_spec(raw, model="m")
+    assert spec.metrics == ["mae", "rmse", "r2", "mape"] and spec.primary_metric == "mape"
 
 
 def _estimators(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -137,11 +145,18 @@ BAD_SPECS = [
         {"target": None},
         PREFIX.format("sweep.target") + "is required but missing; add it to the sweep config.",
     ),
+    (
+        {"metrics": ["mae", "r2"], "primary_metric": "rmse"},
+        PREFIX.format("sweep.primary_metric")
+        + "must be one of the listed metrics ['mae', 'r2']. Got 'rmse' instead. Add it to "
+        "'metrics', or leave 'metrics' out to get the task's defaults plus the primary metric.",
+    ),
 ]
 BAD_IDS = [
     "disallowed-estimator", "unknown-estimator", "unknown-param", "grid-wrong-type", "grid-out-of-range",
     "grid-not-a-list", "classifier-for-regression", "metric-task", "group-by-duplicate", "group-as-feature",
     "group-as-target", "unknown-top-level-key", "kfold-folds", "split-kind", "shards", "missing-target",
+    "primary-metric-not-listed",
 ]  # fmt: skip
 
 
@@ -219,6 +234,7 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "SweepSpec.min_rows": ("min_rows", 1, "sweep.min_rows"),
     "SweepSpec.allowed_modules": ("allowed_modules", [], "sweep.allowed_modules"),
     "SweepSpec.shards": ("shards", "many", "sweep.shards"),
+    "SweepSpec.retrain": ("retrain", "changes", "sweep.retrain"),
     "SweepSpec.store_models": ("store_models", "some", "sweep.store_models"),
     "SweepSpec.tracking": ("tracking", "mlflow", "sweep.tracking"),
     "FeaturesExclude.exclude": ("features", {"exclude": "x0"}, "sweep.features.exclude"),

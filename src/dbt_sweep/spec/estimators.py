@@ -11,15 +11,12 @@ import importlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from dbt_sweep.exceptions import SpecProblem
-
-if TYPE_CHECKING:
-    from dbt_sweep.spec.models import EstimatorSpec
 
 __all__ = ["estimator_problems", "import_estimator"]
 
@@ -29,18 +26,36 @@ _SKLEARN_PREFIX = re.compile(r"^The '[^']*' parameter of \S+ ")
 
 @lru_cache(maxsize=256)
 def import_estimator(path: str) -> type:
-    """Import ``"module.Class"`` and return the class (cached per worker)."""
+    """Import ``"module.Class"`` and return the class (cached per worker).
+
+    Parameters
+    ----------
+    path : str
+        An import path already checked against the allowlist by :func:`estimator_problems`.
+
+    Returns
+    -------
+    type
+        The class ``Class`` of module ``module``.
+
+    Examples
+    --------
+    >>> import_estimator("sklearn.linear_model.Ridge").__name__
+    'Ridge'
+    """
     module_name, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module_name), name)
 
 
 def _param_names(cls: type) -> list[str]:
+    """Return the sorted ``__init__`` parameter names of estimator class ``cls``."""
     if hasattr(cls, "_get_param_names"):
         return sorted(cls._get_param_names())
     return sorted(cls().get_params(deep=False))
 
 
 def _import_problem(path: str, key: str) -> tuple[type | None, list[SpecProblem]]:
+    """Import ``path``: the estimator class, or None and the problem that stopped the import."""
     module_name, _, name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -86,42 +101,78 @@ def _constraint_problems(
 
 
 def estimator_problems(
-    est: EstimatorSpec, *, key: str, allowed: Sequence[str], task: str
+    estimator: str,
+    *,
+    params: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]],
+    space: Mapping[str, Sequence[Any]],
+    key: str,
+    allowed: Sequence[str],
+    task: str,
 ) -> list[SpecProblem]:
     """Check one ``sweep.estimators[i]`` entry: allowlist, import, params, values, task.
 
     The allowlist is checked before importing, so a disallowed module is never imported.
+
+    Parameters
+    ----------
+    estimator : str
+        The entry's ``estimator``, an import path ``"module.Class"``.
+    params : mapping of str to any
+        The entry's fixed ``params``.
+    grid : mapping of str to sequence
+        The entry's ``grid``: each parameter's values.
+    space : mapping of str to sequence
+        The entry's ``space``, each dimension as the values it is set by: its ``choice``
+        list or its ``[low, high]`` range ends.
+    key : str
+        The entry's key path, e.g. ``"sweep.estimators[1]"``.
+    allowed : sequence of str
+        The module prefixes estimators may be imported from (``sweep.allowed_modules``).
+    task : str
+        ``"regression"`` or ``"classification"``.
+
+    Returns
+    -------
+    list of SpecProblem
+        Empty when the entry is valid.
+
+    Examples
+    --------
+    >>> [p.detail for p in estimator_problems(
+    ...     "sklearn.svm.SVR", params={"C": -1}, grid={}, space={},
+    ...     key="sweep.estimators[0]", allowed=["sklearn."], task="regression")]
+    ['must be a float in the range (0.0, inf]. Got -1 instead.']
     """
-    if not any(est.estimator.startswith(prefix) for prefix in allowed):
+    if not any(estimator.startswith(prefix) for prefix in allowed):
         detail = (
-            f"is {est.estimator!r}, which is not in the estimator allowlist {list(allowed)}; "
+            f"is {estimator!r}, which is not in the estimator allowlist {list(allowed)}; "
             "add its module prefix to sweep.allowed_modules."
         )
         return [SpecProblem(f"{key}.estimator", detail)]
-    cls, problems = _import_problem(est.estimator, f"{key}.estimator")
+    cls, problems = _import_problem(estimator, f"{key}.estimator")
     if cls is None:
         return problems
     valid = _param_names(cls)
-    for part, params in (("params", est.params), ("grid", est.grid), ("space", est.space)):
-        for name in params:
+    for part, names in (("params", params), ("grid", grid), ("space", space)):
+        for name in names:
             if name not in valid:
                 detail = f"is not a parameter of {cls.__name__}. Valid parameters are: {valid}."
                 problems.append(SpecProblem(f"{key}.{part}.{name}", detail))
-    for part, params in (("grid", est.grid), ("space", est.space)):
-        for name in sorted(set(est.params) & set(params)):
+    for part, names in (("grid", grid), ("space", space)):
+        for name in sorted(set(params) & set(names)):
             detail = f"is also set in {key}.params; set it in one place."
             problems.append(SpecProblem(f"{key}.{part}.{name}", detail))
     if problems:
         return problems
-    problems = _constraint_problems(cls, f"{key}.params", est.params, False)
-    problems += _constraint_problems(cls, f"{key}.grid", est.grid, True)
+    problems = _constraint_problems(cls, f"{key}.params", params, False)
+    problems += _constraint_problems(cls, f"{key}.grid", grid, True)
     # a range's ends (and every choice) must be valid values: what is sampled lies between them
-    space = {name: getattr(dim, str(dim.kind())) for name, dim in est.space.items()}
     problems += _constraint_problems(cls, f"{key}.space", space, True)
     if problems:
         return problems
     try:
-        instance = cls(**est.params)
+        instance = cls(**params)
     except Exception as exc:  # a third-party __init__ may raise anything
         return [
             SpecProblem(
@@ -131,6 +182,6 @@ def estimator_problems(
     wrong = is_classifier(instance) if task == "regression" else is_regressor(instance)
     if wrong:
         kind = "regressor" if task == "regression" else "classifier"
-        detail = f"must name a {kind} for task {task!r}. Got {est.estimator!r} instead."
+        detail = f"must name a {kind} for task {task!r}. Got {estimator!r} instead."
         problems.append(SpecProblem(f"{key}.estimator", detail))
     return problems
