@@ -40,9 +40,11 @@ import pandas as pd
 
 from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import parse_spec
+from dbt_sweep.spec.search import grid_points
+from dbt_sweep.training import train_group
 from dbt_sweep.training.pipeline import build_pipeline
-from dbt_sweep.training.search.core import grid_points, validation_split
-from dbt_sweep.training.unit import _prepare, train_group
+from dbt_sweep.training.prepare import prepare_unit
+from dbt_sweep.training.search import validation_split
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -89,7 +91,7 @@ def _spec(*, trials: int, seed: int) -> Any:
 
 def _grid_by_validation(rows: pd.DataFrame, spec: Any, *, seed: int) -> float:
     """The grid's winner picked on the search's validation split, refit on training, test rmse."""
-    group = _prepare(rows, spec)
+    group = prepare_unit(rows, spec)
     train, test = group.splits[0]
     inner, val = validation_split(
         train, size=spec.split.test_size, seed=seed, y=group.y, stratify=False

@@ -160,7 +160,7 @@ def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, 
         log_sklearn_models,
         winners_of,
     )
-    from dbt_sweep.training.unit import sklearn_ready, train_unit
+    from dbt_sweep.training import sklearn_ready, train_unit
 
     spec = parse_spec(scn.spec, model="bench_runs")
     keys = sorted(scn.data[scn.group].unique())[:max_groups]

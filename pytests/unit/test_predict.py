@@ -18,8 +18,8 @@ from dbt_sweep.scoring.predict import (
     score_unit,
 )
 from dbt_sweep.spec import parse_spec
+from dbt_sweep.training import holdout_rows, train_group
 from dbt_sweep.training.serialize import dump_model
-from dbt_sweep.training.unit import holdout_rows, train_group
 
 FEATURES = ["x0", "x1", "x2"]
 

@@ -12,12 +12,16 @@ import pytest
 from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_regression
+from sklearn.preprocessing import StandardScaler
 
 from dbt_sweep.exceptions import SweepSpecError
 from dbt_sweep.manifest import build_manifest, estimate_cost, group_stats
-from dbt_sweep.training.search.core import best_trial, sample_random, validation_split
+from dbt_sweep.training import train_group
+from dbt_sweep.training.prepare import prepare_unit
+from dbt_sweep.training.search import validation_split
+from dbt_sweep.training.search.core import sample_random
+from dbt_sweep.training.search.trials import best_trial
 from dbt_sweep.training.serialize import load_model
-from dbt_sweep.training.unit import _prepare, train_group
 
 PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SPACE = {"C": {"float": [0.1, 10], "log": True}, "kernel": {"choice": ["linear", "rbf"]}}
@@ -273,7 +277,7 @@ def test_search_model_is_refit_on_the_training_split_and_scored_on_the_test_spli
     run = train_group(regression_group, spec).iloc[0]
     pipe = load_model(run["model"])
     assert pipe.get_params()["estimator__C"] == json.loads(run["params"])["C"]
-    group = _prepare(regression_group, spec)
+    group = prepare_unit(regression_group, spec)
     train, test = group.splits[0]
     assert pipe[-1].shape_fit_[0] == len(train) == 48
     pred = pipe.predict(group.X.iloc[test])
@@ -309,7 +313,7 @@ def test_validation_split_is_carved_from_the_training_rows_only(
 ) -> None:
     """Validation rows are training rows: disjoint from the test rows, seeded, the rest trains."""
     spec = make_spec(estimators=[_svr()])
-    train, test = _prepare(regression_group, spec).splits[0]
+    train, test = prepare_unit(regression_group, spec).splits[0]
     y = regression_group["y"].to_numpy()
     inner, val = validation_split(train, size=0.2, seed=0, y=y, stratify=False)
     assert set(val).isdisjoint(test) and set(inner).isdisjoint(test) and set(inner).isdisjoint(val)
@@ -328,7 +332,7 @@ def test_time_split_validates_on_the_latest_training_rows(regression_group: pd.D
         split={"kind": "time", "column": "t", "test_size": 0.2},
         features=["x0", "x1"],
     )
-    group = _prepare(frame, spec)
+    group = prepare_unit(frame, spec)
     train, test = group.splits[0]
     inner, val = validation_split(
         train, size=0.2, seed=0, y=group.y, stratify=False, order=group.order
@@ -365,7 +369,7 @@ def test_trials_never_fit_or_score_on_test_rows(regression_group: pd.DataFrame) 
     )  # fmt: skip
     run = train_group(frame, spec).iloc[0]
     assert run["status"] == "ok", run["error"]
-    train, test = _prepare(frame, spec).splits[0]
+    train, test = prepare_unit(frame, spec).splits[0]
     *trials, final = _Recorder.seen
     assert len(trials) == 3 and all(len(s) == 38 and s < set(train) for s in trials)
     assert final == set(train) and final.isdisjoint(test)
@@ -469,7 +473,7 @@ def test_pruned_optuna_search_stops_bad_trials_and_refits_the_winner_epoch_by_ep
     params = json.loads(run["params"])
     assert params == {"learning_rate": "constant", "random_state": 0, **best["params"]}
     pipe = load_model(run["model"])
-    group = _prepare(frame, spec)
+    group = prepare_unit(frame, spec)
     train, test = group.splits[0]
     assert pipe[-1].t_ == 9 * len(train) + 1  # 9 passes of partial_fit over the 160 training rows
     pred = pipe.predict(group.X.iloc[test])
@@ -488,6 +492,30 @@ def test_pruned_search_without_preprocessing_trains_the_estimator_alone() -> Non
     run = train_group(frame, spec).iloc[0]
     assert run["status"] == "ok", run["error"]
     assert [name for name, _ in load_model(run["model"]).steps] == ["estimator"]
+
+
+def test_search_trials_take_the_units_fitted_preprocessing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The preprocessing is fitted once per set of rows: once on the search training rows for
+    every pruned trial, once on the training split for the winner's refit and the grid's runs."""
+    fitted: list[int] = []
+    fit_transform = StandardScaler.fit_transform
+
+    def counting(self: StandardScaler, X: Any, y: Any = None, **kwargs: Any) -> Any:
+        fitted.append(len(X))
+        return fit_transform(self, X, y, **kwargs)
+
+    monkeypatch.setattr(StandardScaler, "fit_transform", counting)
+    frame = _big_group()
+    spec = make_spec(
+        estimators=[_sgd(trials=6, pruning={"pruner": "median", "epochs": 3, "warmup": 1}), _ridge()],
+        preprocessing={"scale": "standard"},
+    )  # fmt: skip
+    runs = train_group(frame, spec)
+    assert runs["status"].tolist() == ["ok"] * 3, runs["error"].tolist()
+    train = prepare_unit(frame, spec).splits[0][0]
+    assert sorted(fitted) == [len(train) - 32, len(train)]  # 32 validation rows of 160
 
 
 @pytest.mark.parametrize("pruner", ["median", "hyperband", "successive_halving"])

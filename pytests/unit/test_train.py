@@ -1,4 +1,4 @@
-"""Tests for dbt_sweep.training.unit: one output row per manifest row, statuses, splits, metrics, models."""
+"""Tests for dbt_sweep.training: one output row per manifest row, statuses, splits, metrics, models."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.spec import SweepSpec
-from dbt_sweep.training.pipeline import build_pipeline
-from dbt_sweep.training.serialize import load_model
-from dbt_sweep.training.unit import (
-    _prepare,
+from dbt_sweep.training import (
     canonical_order,
     holdout_rows,
     run_columns,
@@ -23,6 +20,9 @@ from dbt_sweep.training.unit import (
     train_group,
     train_unit,
 )
+from dbt_sweep.training.pipeline import build_pipeline
+from dbt_sweep.training.prepare import prepare_unit
+from dbt_sweep.training.serialize import load_model
 
 RIDGE = [{"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}]
 WINE_SPEC = {
@@ -101,7 +101,7 @@ def test_shared_preprocessing_equals_fitting_each_pipeline(
     spec = make_spec(estimators=estimators, preprocessing=preprocessing, store_models="all")
     runs = _run(regression_group, spec)
     assert runs["status"].tolist() == ["ok"] * 3
-    group = _prepare(regression_group, spec)
+    group = prepare_unit(regression_group, spec)
     train, test = group.splits[0]
     for _, run in runs.iterrows():
         alone = build_pipeline(
@@ -146,10 +146,12 @@ def test_store_models_best_keeps_only_the_units_winner(
 
 def test_one_failing_estimator_keeps_every_row(regression_group: pd.DataFrame) -> None:
     """A run whose fit raises is 'failed' with the error; the other runs still succeed."""
-    spec = make_spec(estimators=RIDGE)
+    estimators = [
+        {"estimator": "sklearn.linear_model.Ridge"},
+        {"estimator": f"{__name__}.Exploding"},
+    ]
+    spec = make_spec(estimators=estimators, allowed_modules=["sklearn.", __name__])
     manifest = build_manifest(spec, group_stats(regression_group, spec), parallelism=1)
-    manifest.loc[1, "estimator"] = f"{__name__}.Exploding"
-    manifest.loc[1, "params"] = "{}"
     runs = train_unit(regression_group, manifest, spec)
     assert runs["status"].tolist() == ["ok", "failed"]
     assert runs.loc[1, "error"] == "ValueError: boom"
@@ -210,7 +212,7 @@ def test_time_split_holds_out_the_latest_rows(regression_group: pd.DataFrame) ->
         frac=1, random_state=0
     )
     spec = make_spec(estimators=RIDGE, split={"kind": "time", "column": "t", "test_size": 0.25})
-    group = _prepare(frame, spec)
+    group = prepare_unit(frame, spec)
     ((train, test),) = group.splits
     times = canonical_order(frame, spec)["t"]
     assert len(test) == 15 and times[test].min() > times[train].max()

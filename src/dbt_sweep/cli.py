@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dbt_sweep.spec import SweepSpec, parse_spec
-from dbt_sweep.training.unit import train_group
+from dbt_sweep.training import train_group
 
 
 class DebugError(RuntimeError):

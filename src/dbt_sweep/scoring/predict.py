@@ -2,7 +2,8 @@
 
 The fitted Pipeline stored in ``best_models`` carries its own preprocessing (imputation, encoding,
 scaling), so scoring applies exactly the transform the model was trained with. Model bytes are
-loaded with skops, trusting only allowed modules: a table's bytes are never unpickled.
+loaded with skops, trusting only the allowed estimators' classes and the types their pipelines
+hold (:func:`dbt_sweep.training.serialize.load_model`): a table's bytes are never unpickled.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training.serialize import load_model
 
 __all__ = ["ScoringSpec", "parse_scoring", "prediction_columns", "score_unit"]
-
-# numpy and scipy hold the arrays inside every fitted sklearn estimator.
-_ALWAYS_TRUSTED = ("numpy.", "scipy.")
 
 
 class ScoringSpec(BaseModel):
@@ -157,9 +155,9 @@ def score_unit(
         out["reason"] = "no trained model for this group: it has no ok run in sweep_runs"
         return out[list(columns)]
     try:
-        pipeline = load_model(
-            bytes(best["model"].iloc[0]), allowed_modules=(*spec.allowed_modules, *_ALWAYS_TRUSTED)
-        )
+        # estimator classes of the spec's allowlist and the helper types pipelines hold, never a
+        # module prefix: "numpy." trusted numpy.load (issue 17)
+        pipeline = load_model(bytes(best["model"].iloc[0]), allowed_modules=spec.allowed_modules)
     except Exception as exc:  # a bad blob fails this group's rows, never the build
         out["reason"] = (
             f"model of run {out['run_key'].iloc[0]} failed to load: {type(exc).__name__}: {exc}"

@@ -1,6 +1,6 @@
 """The training Pipeline of one run: imputation, scaling, one-hot encoding, feature selection, estimator.
 
-:func:`build_pipeline` runs inside Spark's Python workers.
+:func:`build_pipeline` runs inside Spark's Python workers, once per fit of a run or a search trial.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def build_pipeline(
     Pipeline
         With categorical columns: ``preprocess`` (a ColumnTransformer); with numeric columns only:
         ``impute`` and ``scale`` as configured; then optionally ``select``, and ``estimator``.
-        Every step before ``estimator`` depends on the spec and the group only (train.py shares
-        them between the runs of a unit).
+        Every step before ``estimator`` depends on the spec and the group only, never on the
+        estimator or its params: :meth:`dbt_sweep.training.prepare.PreparedUnit.preprocess` relies
+        on that to share the fitted steps between the runs of a unit.
     """
     impute = preprocessing.impute
     num_steps: list[tuple[str, Any]] = []

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["best_runs", "rank_key"]
@@ -59,7 +60,8 @@ def best_runs(runs: pd.DataFrame, group_by: Sequence[str], direction: str) -> pd
         )
     ]
     candidates = runs.assign(_rank=[k[0] if k else math.nan for k in keys])
-    candidates = candidates[[k is not None for k in keys]]
+    # a boolean array, not a list: an empty list would select no columns instead of no rows
+    candidates = candidates[np.array([k is not None for k in keys], dtype=bool)]
     candidates = candidates.sort_values(["_rank", "run_key"], kind="stable")
     return (
         candidates.groupby(list(group_by), dropna=False, sort=True)

@@ -1,104 +1,38 @@
-"""Hyperparameter search beyond grids: ``search: random``, ``search: optuna``, and grids with halving.
+"""Search strategies: ``search: random``, ``search: optuna``, and grids with successive halving.
 
 A search run is one manifest row per (group, estimator) whose ``params`` carry the fixed
 parameters plus the search settings (:data:`dbt_sweep.spec.SEARCH_KEYS`: ``space``, ``trials``,
-``seed``, ``halving``, ``pruning``, or a ``grid`` with ``halving``). Training (``dbt_sweep.training.unit``)
-carves a validation split out of the training rows, calls :func:`run_search` with an objective that
-fits on the rest of the training rows and scores the primary metric on the validation rows, then
-refits the best configuration on the whole training split and scores it on the test split like a
-grid run.
-
-Pure Python and numpy (Optuna imported lazily, in :mod:`dbt_sweep.training.search.optuna_trials`): no Spark here.
+``seed``, ``halving``, ``pruning``, or a ``grid`` with ``halving``). :func:`run_search` draws the
+configurations, runs their trials through the objective it is given and returns the winner;
+:mod:`~dbt_sweep.training.search.fit` supplies that objective (fit on the training rows minus a
+validation split, score the primary metric on the validation rows). Pure Python and numpy:
+Optuna is imported lazily, in :mod:`~dbt_sweep.training.search.optuna_trials`.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import is_classifier
-from sklearn.model_selection import train_test_split
 
 from dbt_sweep.spec.search import SearchConfig, grid_points
+from dbt_sweep.training.search.trials import (
+    MAX_TRIAL_ERROR,
+    Objective,
+    SearchError,
+    Stepwise,
+    best_trial,
+    record,
+    timed,
+)
 
-__all__ = [
-    "SearchError",
-    "best_trial",
-    "partial_fit_epochs",
-    "record",
-    "run_search",
-    "sample_random",
-    "timed",
-    "validation_split",
-]
-
-Objective = Callable[..., float]
+__all__ = ["halving_trials", "run_search", "sample_random", "search_trials"]
 
 
-class SearchError(RuntimeError):
-    """Raised when every trial of a search failed; ``records`` keeps the trials for the run's output."""
-
-    def __init__(self, message: str, records: list[dict[str, Any]]) -> None:
-        super().__init__(message)
-        self.records = records
-
-
-def validation_split(
-    train: np.ndarray,
-    *,
-    size: float,
-    seed: int,
-    y: np.ndarray,
-    stratify: bool,
-    order: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Carve a validation split out of the training rows ``train`` (never the test rows).
-
-    Parameters
-    ----------
-    train : ndarray of int
-        Row positions of the training split.
-    size : float
-        Fraction of ``train`` held out for validation (at least one row, at least one left).
-    seed : int
-        ``random_state`` of the random carve.
-    y : ndarray
-        The group's target, indexed by row position (for stratification).
-    stratify : bool
-        Stratify on ``y`` (classification) when every class has at least two training rows.
-    order : ndarray or None, default=None
-        Time order of every row of the group (time splits): then the latest training rows
-        are the validation rows, as the latest rows are the test rows.
-
-    Returns
-    -------
-    (inner, validation) : tuple of sorted ndarrays of int
-        Disjoint, their union is ``train``.
-    """
-    n = len(train)
-    n_val = min(max(1, math.ceil(size * n)), n - 1)
-    if n_val < 1:
-        raise ValueError(
-            f"the training split has {n} row(s): too few to carve a validation split for the search"
-        )
-    if order is not None:
-        rank = np.empty(len(order), dtype=int)
-        rank[order] = np.arange(len(order))
-        by_time = train[np.argsort(rank[train], kind="stable")]
-        return np.sort(by_time[: n - n_val]), np.sort(by_time[n - n_val :])
-    labels = y[train]
-    counts = np.unique(labels, return_counts=True)[1]
-    can_stratify = stratify and counts.min() >= 2 and min(n_val, n - n_val) >= len(counts)
-    inner, val = train_test_split(
-        train, test_size=n_val, random_state=seed, stratify=labels if can_stratify else None
-    )
-    return np.sort(inner), np.sort(val)
-
-
-def _python(value: Any) -> Any:
+def python_scalar(value: Any) -> Any:
+    """Return a numpy scalar as the Python value it holds (trial params go into JSON)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -110,6 +44,25 @@ def sample_random(
     Parameters are drawn in sorted name order, so the draws depend only on the space and the seed.
     ``choice`` picks uniformly; ``int``/``float`` draw uniformly on ``[low, high]``, or uniformly in
     log space with ``log: true``.
+
+    Parameters
+    ----------
+    space : mapping
+        Parameter name -> dimension (``choice``, ``int`` or ``float``, optional ``log``).
+    trials : int
+        Number of configurations.
+    seed : int
+        Seed of the generator.
+
+    Returns
+    -------
+    list of dict
+        The configurations, with Python (not numpy) values.
+
+    Examples
+    --------
+    >>> sample_random({"k": {"int": [1, 3]}, "kind": {"choice": ["a", "b"]}}, trials=2, seed=0)
+    [{'k': 3, 'kind': 'b'}, {'k': 2, 'kind': 'a'}]
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -132,51 +85,13 @@ def sample_random(
                     point[name] = float(math.exp(rng.uniform(math.log(low), math.log(high))))
                 else:
                     point[name] = float(rng.uniform(low, high))
-        out.append({k: _python(v) for k, v in point.items()})
+        out.append({k: python_scalar(v) for k, v in point.items()})
     return out
 
 
-def timed(
-    objective: Callable[..., float], params: dict[str, Any], **kwargs: Any
-) -> tuple[float | None, str, float, str | None]:
-    """Evaluate one configuration: (value, state, seconds, error); never raises."""
-    start = time.perf_counter()
-    try:
-        value = float(objective(params, **kwargs))
-    except Exception as exc:  # one bad configuration must not end the search
-        return None, "FAIL", time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
-    seconds = time.perf_counter() - start
-    if not math.isfinite(value):
-        return None, "FAIL", seconds, f"the metric is {value}"
-    return value, "COMPLETE", seconds, None
-
-
-def record(
-    number: int, params: dict[str, Any], result: tuple[float | None, str, float, str | None]
-) -> dict[str, Any]:
-    """One trial record: ``number``, ``params``, ``value``, ``state``, ``seconds``, ``error`` if any."""
-    value, state, seconds, error = result
-    row = {"number": number, "params": params, "value": value, "state": state, "seconds": seconds}
-    return {**row, "error": error[:500]} if error else row
-
-
-def partial_fit_epochs(
-    estimator: Any, X: Any, y: np.ndarray, *, epochs: int, classes: np.ndarray | None = None
-) -> Iterator[int]:
-    """``partial_fit`` ``estimator`` on all of ``X, y`` once per epoch; yield the epoch number after each.
-
-    Classifiers get ``classes`` (every class of the group) on each call, as ``partial_fit`` needs
-    them on the first and accepts them after.
-    """
-    kwargs = {"classes": classes} if classes is not None and is_classifier(estimator) else {}
-    for epoch in range(1, epochs + 1):
-        estimator.partial_fit(X, y, **kwargs)
-        yield epoch
-
-
-def _halving_trials(
+def halving_trials(
     points: list[dict[str, Any]],
-    objective: Callable[..., float],
+    objective: Objective,
     *,
     factor: int,
     min_rows: int,
@@ -190,6 +105,26 @@ def _halving_trials(
     order and keeps the best ``ceil(len / factor)``; the last round uses every training row. A trial
     that is eliminated ends ``PRUNED`` with its last value; survivors of the last round are
     ``COMPLETE``. Records gain ``rows`` (training rows of the trial's last round) and ``rounds``.
+
+    Parameters
+    ----------
+    points : list of dict
+        The configurations.
+    objective : callable
+        ``objective(point, n_rows=...)``; ``n_rows=None`` means every search training row.
+    factor : int
+        Each round keeps ``1 / factor`` of the configurations and multiplies the rows by it.
+    min_rows : int
+        Training rows of the first round.
+    n_rows : int
+        Number of search training rows.
+    direction : {"minimize", "maximize"}
+        The primary metric's direction.
+
+    Returns
+    -------
+    list of dict
+        One record per point, in point order.
     """
     sign = 1.0 if direction == "minimize" else -1.0
     records = [
@@ -212,13 +147,13 @@ def _halving_trials(
             value, state, seconds, error = timed(
                 objective, points[i], n_rows=None if last else rows
             )
-            record = records[i]
-            record.update(
-                value=value, state=state, rows=n_rows if last else rows, rounds=record["rounds"] + 1
+            trial = records[i]
+            trial.update(
+                value=value, state=state, rows=n_rows if last else rows, rounds=trial["rounds"] + 1
             )
-            record["seconds"] += seconds
+            trial["seconds"] += seconds
             if error:
-                record["error"] = error[:500]
+                trial["error"] = error[:MAX_TRIAL_ERROR]
         ok = sorted(
             (i for i in alive if records[i]["state"] != "FAIL"),
             key=lambda i: (sign * records[i]["value"], i),
@@ -233,23 +168,61 @@ def _halving_trials(
     return records
 
 
-def best_trial(records: list[dict[str, Any]], *, direction: str) -> dict[str, Any] | None:
-    """Return the best ``COMPLETE`` trial for ``direction``; ties go to the lowest trial number."""
-    done = [r for r in records if r["state"] == "COMPLETE" and r["value"] is not None]
-    if not done:
-        return None
-    sign = 1.0 if direction == "minimize" else -1.0
-    return min(done, key=lambda r: (sign * r["value"], r["number"]))
+def search_trials(
+    kind: str,
+    config: SearchConfig,
+    objective: Objective,
+    *,
+    direction: str,
+    n_rows: int | None = None,
+    stepwise: Stepwise | None = None,
+) -> list[dict[str, Any]]:
+    """Run every trial of a random, Optuna or halving-grid search; return their records.
+
+    Takes the arguments of :func:`run_search` and returns its ``trials``; picks no winner.
+    """
+
+    def full(point: dict[str, Any], **kwargs: Any) -> float:
+        return objective({**config.fixed, **point}, **kwargs)
+
+    if kind == "grid" and config.halving is None:
+        raise ValueError("search 'grid' is a search run only with halving")
+    if kind in ("random", "grid"):
+        if kind == "grid":
+            points = grid_points(config.grid or {})
+        else:
+            points = sample_random(config.space, trials=config.trials, seed=config.seed)
+        if config.halving is None:
+            return [record(i, point, timed(full, point)) for i, point in enumerate(points)]
+        if n_rows is None:
+            raise ValueError("successive halving needs n_rows, the number of search training rows")
+        return halving_trials(
+            points, full, factor=int(config.halving["factor"]), min_rows=int(config.halving["min_rows"]),
+            n_rows=n_rows, direction=direction,
+        )  # fmt: skip
+    if kind == "optuna":
+        # Imported here so that a sweep without Optuna searches never imports Optuna.
+        from dbt_sweep.training.search.optuna_trials import optuna_trials
+
+        def steps(point: dict[str, Any]) -> Iterator[float]:
+            assert stepwise is not None
+            return stepwise({**config.fixed, **point})
+
+        return optuna_trials(
+            config.space, full, trials=config.trials, seed=config.seed, direction=direction,
+            pruning=config.pruning, stepwise=steps if stepwise is not None else None,
+        )  # fmt: skip
+    raise ValueError(f"unknown search {kind!r}; expected 'random', 'optuna' or 'grid'")
 
 
 def run_search(
     kind: str,
     config: SearchConfig,
-    objective: Callable[..., float],
+    objective: Objective,
     *,
     direction: str,
     n_rows: int | None = None,
-    stepwise: Callable[[dict[str, Any]], Iterator[float]] | None = None,
+    stepwise: Stepwise | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run a random, Optuna or halving-grid search and return the best params and every trial.
 
@@ -285,42 +258,20 @@ def run_search(
     ------
     SearchError
         When every trial failed (with the first trial's error and every trial's record).
+
+    Examples
+    --------
+    >>> from dbt_sweep.spec.search import decode
+    >>> config = decode({"fit_intercept": True, "space": {"alpha": {"float": [0.0, 1.0]}},
+    ...     "trials": 4, "seed": 0})
+    >>> best, trials = run_search("random", config, lambda p: (p["alpha"] - 0.5) ** 2,
+    ...     direction="minimize")
+    >>> len(trials), sorted(best)
+    (4, ['alpha', 'fit_intercept'])
     """
-
-    def full(point: dict[str, Any], **kwargs: Any) -> float:
-        return objective({**config.fixed, **point}, **kwargs)
-
-    if kind == "grid" and config.halving is None:
-        raise ValueError("search 'grid' is a search run only with halving")
-    if kind in ("random", "grid"):
-        if kind == "grid":
-            points = grid_points(config.grid or {})
-        else:
-            points = sample_random(config.space, trials=config.trials, seed=config.seed)
-        if config.halving is None:
-            records = [record(i, point, timed(full, point)) for i, point in enumerate(points)]
-        elif n_rows is None:
-            raise ValueError("successive halving needs n_rows, the number of search training rows")
-        else:
-            records = _halving_trials(
-                points, full, factor=int(config.halving["factor"]), min_rows=int(config.halving["min_rows"]),
-                n_rows=n_rows, direction=direction,
-            )  # fmt: skip
-    elif kind == "optuna":
-        from dbt_sweep.training.search.optuna_trials import (
-            optuna_trials,  # imports Optuna: only for Optuna searches
-        )
-
-        def steps(point: dict[str, Any]) -> Iterator[float]:
-            assert stepwise is not None
-            return stepwise({**config.fixed, **point})
-
-        records = optuna_trials(
-            config.space, full, trials=config.trials, seed=config.seed, direction=direction,
-            pruning=config.pruning, stepwise=steps if stepwise is not None else None,
-        )  # fmt: skip
-    else:
-        raise ValueError(f"unknown search {kind!r}; expected 'random', 'optuna' or 'grid'")
+    records = search_trials(
+        kind, config, objective, direction=direction, n_rows=n_rows, stepwise=stepwise
+    )
     best = best_trial(records, direction=direction)
     if best is None:
         first = records[0].get("error") if records else "no trials ran"

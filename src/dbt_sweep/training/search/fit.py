@@ -1,10 +1,12 @@
 """The training side of a search run: its validation split, its objectives, its seeded estimator.
 
-:func:`search_params` is called by ``dbt_sweep.training.unit`` for a manifest row that is a search run
-(:func:`dbt_sweep.training.search.core.is_search_run`). Trials fit on the training rows minus a validation split
-and are scored there with the primary metric; the test rows are never seen. With Optuna pruning,
-the preprocessing steps are fitted once per search and each trial ``partial_fit``\\ s the estimator
-epoch by epoch (:func:`fit_epochs` trains the winner the same way).
+:func:`search_params` is called by :mod:`dbt_sweep.training.unit` for a manifest row that is a
+search run (:func:`dbt_sweep.spec.search.is_search_run`). Trials fit on the training rows minus a
+validation split and are scored there with the primary metric; the test rows are never seen.
+Trials take their fitted preprocessing from the unit's cache
+(:meth:`dbt_sweep.training.prepare.PreparedUnit.preprocess`), so imputation, scaling and encoding
+are fitted once per set of rows, not once per trial. With Optuna pruning each trial trains epoch
+by epoch (:mod:`~dbt_sweep.training.search.epochs`).
 """
 
 from __future__ import annotations
@@ -12,25 +14,26 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from dbt_sweep.metrics import compute_metrics
+from dbt_sweep.spec import SweepSpec
 from dbt_sweep.spec.estimators import import_estimator
 from dbt_sweep.spec.search import SearchConfig, decode
-from dbt_sweep.training.pipeline import build_pipeline
-from dbt_sweep.training.search.core import partial_fit_epochs, run_search, validation_split
+from dbt_sweep.training.prepare import PreparedUnit
+from dbt_sweep.training.search.core import run_search
+from dbt_sweep.training.search.epochs import epoch_objective, pruning_epochs
+from dbt_sweep.training.search.trials import Objective
 
-if TYPE_CHECKING:
-    from dbt_sweep.spec import SweepSpec
-    from dbt_sweep.training.unit import _Group
+__all__ = ["search_params", "seeded", "trial_objective", "validation_split"]
 
-__all__ = ["fit_epochs", "search_params", "seeded"]
-
+#: ``fit(rows, params, epochs=None) -> Pipeline``: build and fit a run's pipeline on those rows.
 Fit = Callable[..., Pipeline]
 
 
@@ -40,6 +43,17 @@ def seeded(estimator: str, config: SearchConfig) -> SearchConfig:
     Without it an estimator that draws random numbers (SGD's shuffling, an MLP's initial weights,
     a forest's bootstrap) would give different trials, and a different winner, in every build.
     The value is part of the run's best ``params``, so the refit uses it too.
+
+    Examples
+    --------
+    >>> from dbt_sweep.spec.search import decode
+    >>> config = decode({"space": {"max_depth": {"int": [1, 4]}}, "trials": 2, "seed": 7})
+    >>> seeded("sklearn.tree.DecisionTreeRegressor", config).fixed
+    {'random_state': 7}
+    >>> seeded("sklearn.linear_model.Ridge", config).fixed["random_state"]
+    7
+    >>> seeded("sklearn.svm.SVR", config).fixed
+    {}
     """
     accepts = "random_state" in inspect.signature(import_estimator(estimator)).parameters
     set_by_spec = "random_state" in {*config.fixed, *config.space, *(config.grid or {})}
@@ -48,25 +62,102 @@ def seeded(estimator: str, config: SearchConfig) -> SearchConfig:
     return dataclasses.replace(config, fixed={**config.fixed, "random_state": config.seed})
 
 
-def fit_epochs(
-    pipe: Pipeline, X: Any, y: np.ndarray, *, epochs: int, classes: np.ndarray | None
-) -> Pipeline:
-    """Fit ``pipe``'s preprocessing steps, then ``partial_fit`` its estimator ``epochs`` times.
+def validation_split(
+    train: np.ndarray,
+    *,
+    size: float,
+    seed: int,
+    y: np.ndarray,
+    stratify: bool,
+    order: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a validation split out of the training rows ``train`` (never the test rows).
 
-    This is how a pruned Optuna search trains its trials, so its winner is refit the same way
-    (an estimator's ``fit`` runs its own number of epochs and stopping rule).
+    Parameters
+    ----------
+    train : ndarray of int
+        Row positions of the training split.
+    size : float
+        Fraction of ``train`` held out for validation (at least one row, at least one left).
+    seed : int
+        ``random_state`` of the random carve.
+    y : ndarray
+        The group's target, indexed by row position (for stratification).
+    stratify : bool
+        Stratify on ``y`` (classification) when every class has at least two training rows.
+    order : ndarray or None, default=None
+        Time order of every row of the group (time splits): then the latest training rows
+        are the validation rows, as the latest rows are the test rows.
+
+    Returns
+    -------
+    (inner, validation) : tuple of sorted ndarrays of int
+        Disjoint, their union is ``train``.
+
+    Examples
+    --------
+    >>> validation_split(np.arange(10), size=0.2, seed=0, y=np.zeros(10), stratify=False,
+    ...     order=np.arange(10)[::-1])
+    (array([2, 3, 4, 5, 6, 7, 8, 9]), array([0, 1]))
     """
-    # no preprocessing configured: the pipeline is the estimator alone, and an empty Pipeline cannot fit
-    Xt = pipe[:-1].fit_transform(X, y) if len(pipe) > 1 else X
-    for _ in partial_fit_epochs(pipe[-1], Xt, y, epochs=epochs, classes=classes):
-        pass
-    return pipe
+    n = len(train)
+    n_val = min(max(1, math.ceil(size * n)), n - 1)
+    if n_val < 1:
+        raise ValueError(
+            f"the training split has {n} row(s): too few to carve a validation split for the search"
+        )
+    if order is not None:
+        rank = np.empty(len(order), dtype=int)
+        rank[order] = np.arange(len(order))
+        by_time = train[np.argsort(rank[train], kind="stable")]
+        return np.sort(by_time[: n - n_val]), np.sort(by_time[n - n_val :])
+    labels = y[train]
+    counts = np.unique(labels, return_counts=True)[1]
+    can_stratify = stratify and counts.min() >= 2 and min(n_val, n - n_val) >= len(counts)
+    inner, val = train_test_split(
+        train, test_size=n_val, random_state=seed, stratify=labels if can_stratify else None
+    )
+    return np.sort(inner), np.sort(val)
+
+
+def trial_objective(
+    fit: Fit, unit: PreparedUnit, inner: np.ndarray, val: np.ndarray, *, primary: str, seed: int
+) -> Objective:
+    """Return the objective of a trial: fit on ``inner`` (halving: a seeded prefix), score ``val``.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(rows, params) -> Pipeline`` (the unit's cached-preprocessing fit).
+    unit : PreparedUnit
+        The prepared unit.
+    inner, val : ndarray of int
+        Search training rows and validation rows (:func:`validation_split`).
+    primary : str
+        The metric the objective returns.
+    seed : int
+        Seeds the order whose prefixes halving rounds train on.
+
+    Returns
+    -------
+    callable
+        ``objective(params, n_rows=None) -> float``.
+    """
+    X_val, y_val = unit.X.iloc[val], unit.y[val]
+    # halving rounds fit on a prefix of the search training rows in a seeded order
+    shuffled = np.random.default_rng(seed).permutation(inner)
+
+    def objective(candidate: dict[str, Any], n_rows: int | None = None) -> float:
+        pipe = fit(inner if n_rows is None else np.sort(shuffled[:n_rows]), candidate)
+        return compute_metrics(pipe, X_val, y_val, [primary], classes=unit.classes)[primary]
+
+    return objective
 
 
 def search_params(
     row: Mapping[str, Any],
     params: dict[str, Any],
-    group: _Group,
+    unit: PreparedUnit,
     spec: SweepSpec,
     fit: Fit,
     timing: dict[str, float],
@@ -79,8 +170,8 @@ def search_params(
         The manifest row (``estimator``, ``search``).
     params : dict
         The row's decoded ``params``: fixed params and search settings.
-    group : _Group
-        The prepared group (features, target, splits).
+    unit : PreparedUnit
+        The prepared unit (features, target, splits, preprocessing cache).
     spec : SweepSpec
         The validated spec (primary metric, split, preprocessing).
     fit : callable
@@ -96,65 +187,33 @@ def search_params(
     trials : str
         Every trial as a JSON array (see :func:`dbt_sweep.training.search.core.run_search`).
     epochs : int or None
-        With pruning, the epochs the winner is refit for (:func:`fit_epochs`); else None.
+        With pruning, the epochs the winner is refit for
+        (:func:`~dbt_sweep.training.search.epochs.fit_epochs`); else None.
+
+    Raises
+    ------
+    SearchError
+        When every trial failed.
     """
-    config = seeded(str(row["estimator"]), decode(params))
-    primary = str(spec.primary_metric)
-    train = group.splits[0][0]  # k-fold is rejected with a search by the spec
+    estimator = str(row["estimator"])
+    config = seeded(estimator, decode(params))
+    train = unit.splits[0][0]  # k-fold is rejected with a search by the spec
     stratify = spec.task == "classification" and bool(getattr(spec.split, "stratify", False))
     size = float(getattr(spec.split, "test_size", 0.2))
     inner, val = validation_split(
-        train, size=size, seed=config.seed, y=group.y, stratify=stratify, order=group.order
+        train, size=size, seed=config.seed, y=unit.y, stratify=stratify, order=unit.order
     )
-    X_val, y_val = group.X.iloc[val], group.y[val]
-
-    # halving rounds fit on a prefix of the search training rows in a seeded order
-    shuffled = np.random.default_rng(config.seed).permutation(inner)
-
-    def objective(candidate: dict[str, Any], n_rows: int | None = None) -> float:
-        pipe = fit(inner if n_rows is None else np.sort(shuffled[:n_rows]), candidate)
-        return compute_metrics(pipe, X_val, y_val, [primary], classes=group.classes)[primary]
-
-    prepared: list[Any] = []  # the preprocessing, fitted once on the search training rows
-
-    def stepwise(candidate: dict[str, Any]) -> Iterator[float]:
-        start = time.perf_counter()
-        if not prepared:
-            steps = build_pipeline(
-                str(row["estimator"]), config.fixed, spec.preprocessing, task=spec.task,
-                numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
-            )[:-1]  # fmt: skip
-            if len(steps):
-                prepared.extend(
-                    [
-                        steps.fit_transform(group.X.iloc[inner], group.y[inner]),
-                        steps.transform(X_val),
-                    ]
-                )
-            else:  # no preprocessing configured (see fit_epochs)
-                prepared.extend([group.X.iloc[inner], X_val])
-        X_inner, X_valt = prepared
-        estimator = import_estimator(str(row["estimator"]))(**candidate)
-        epochs = partial_fit_epochs(
-            estimator, X_inner, group.y[inner], epochs=_epochs(config), classes=group.classes
-        )
-        for _ in epochs:
-            timing["fit_seconds"] += time.perf_counter() - start
-            yield compute_metrics(estimator, X_valt, y_val, [primary], classes=group.classes)[
-                primary
-            ]
-            start = time.perf_counter()
-
+    objective = trial_objective(
+        fit, unit, inner, val, primary=str(spec.primary_metric), seed=config.seed
+    )
+    pruned = config.pruning is not None
+    stepwise = (
+        epoch_objective(estimator, unit, spec, config, inner, val, timing=timing)
+        if pruned
+        else None
+    )
     best, records = run_search(
-        str(row["search"]), config, objective, direction=spec.primary_direction, n_rows=len(inner),
-        stepwise=stepwise if config.pruning is not None else None,
+        str(row["search"]), config, objective, direction=spec.primary_direction,
+        n_rows=len(inner), stepwise=stepwise,
     )  # fmt: skip
-    return (
-        best,
-        json.dumps(records, default=str),
-        _epochs(config) if config.pruning is not None else None,
-    )
-
-
-def _epochs(config: SearchConfig) -> int:
-    return int((config.pruning or {}).get("epochs", 0))
+    return best, json.dumps(records, default=str), pruning_epochs(config) if pruned else None

@@ -1,9 +1,10 @@
 """Optuna studies for ``search: optuna``: TPE-sampled trials, optionally pruned epoch by epoch.
 
-Imported lazily by :func:`dbt_sweep.training.search.core.run_search`, so a sweep without Optuna searches never
-imports Optuna. Every study is seeded and named, so the same space, data and seed give the same
-trials: the TPE sampler takes ``seed``, and Hyperband assigns trials to brackets by hashing the
-study name with the trial number (a random study name would reshuffle them in every build).
+Imported lazily by :func:`dbt_sweep.training.search.core.run_search`, so a sweep without Optuna
+searches never imports Optuna. Every study is seeded and named, so the same space, data and seed
+give the same trials: the TPE sampler takes ``seed``, and Hyperband assigns trials to brackets by
+hashing the study name with the trial number (a random study name would reshuffle them in every
+build).
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from dbt_sweep.training.search.core import Objective, record, timed
+from dbt_sweep.training.search.trials import Objective, Stepwise, record, timed
 
 __all__ = ["STUDY_NAME", "make_pruner", "optuna_trials"]
 
 #: Fixed study name: HyperbandPruner's bracket of a trial is crc32(f"{study_name}_{number}").
 STUDY_NAME = "dbt_sweep"
-_PRIMITIVE = (str, int, float, bool, type(None))
-Stepwise = Callable[[dict[str, Any]], Iterable[float]]
+PRIMITIVE_TYPES = (str, int, float, bool, type(None))  # what Optuna stores as a choice
 
 
 def make_pruner(pruning: Mapping[str, Any] | None) -> Any:
@@ -48,13 +48,14 @@ def make_pruner(pruning: Mapping[str, Any] | None) -> Any:
     )
 
 
-def _suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def suggest_point(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Ask ``trial`` for one point of ``space``, parameters in sorted name order (as random search draws)."""
     point: dict[str, Any] = {}
     for name in sorted(space):
         dim = space[name]
         if "choice" in dim:
             choices = dim["choice"]
-            if all(isinstance(c, _PRIMITIVE) for c in choices):
+            if all(isinstance(c, PRIMITIVE_TYPES) for c in choices):
                 point[name] = trial.suggest_categorical(name, choices)
             else:  # Optuna only stores primitives: suggest the JSON text
                 text = trial.suggest_categorical(
@@ -72,7 +73,7 @@ def _suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     return point
 
 
-def _epochs_trial(trial: Any, point: dict[str, Any], stepwise: Stepwise) -> dict[str, Any]:
+def epochs_trial(trial: Any, point: dict[str, Any], stepwise: Stepwise) -> dict[str, Any]:
     """Train one trial epoch by epoch, report each value, stop when the pruner says so.
 
     The record's ``value`` is the last reported value (for a pruned trial, the value it was
@@ -112,9 +113,28 @@ def optuna_trials(
 ) -> list[dict[str, Any]]:
     """Run a seeded TPE study of ``trials`` trials; return one record per trial, in trial order.
 
-    Without ``pruning`` each trial is one call of ``objective(point)``. With it, each trial
-    iterates ``stepwise(point)``, which yields the validation metric after each epoch, and the
-    study's pruner may stop it early: the trial is then ``PRUNED``.
+    Parameters
+    ----------
+    space : mapping
+        Parameter name -> ``choice`` / ``int`` / ``float`` dimension (with optional ``log``).
+    objective : callable
+        ``objective(point) -> float``: one trial without pruning.
+    trials : int
+        Number of trials.
+    seed : int
+        Seed of the TPE sampler.
+    direction : {"minimize", "maximize"}
+        The primary metric's direction.
+    pruning : mapping or None, default=None
+        The ``pruning`` spec (``pruner``, ``epochs``, ``warmup``); see :func:`make_pruner`.
+    stepwise : callable or None, default=None
+        Needed with ``pruning``: ``stepwise(point)`` yields the validation metric after each
+        epoch, and the study's pruner may stop the trial early (it is then ``PRUNED``).
+
+    Returns
+    -------
+    list of dict
+        Trial records (:func:`dbt_sweep.training.search.trials.record`), with ``epochs`` when pruned.
     """
     import optuna
 
@@ -127,15 +147,13 @@ def optuna_trials(
     records: list[dict[str, Any]] = []
 
     def study_objective(trial: Any) -> float:
-        point = _suggest(trial, space)
+        point = suggest_point(trial, space)
         if stepwise is not None and pruning is not None:
-            row = _epochs_trial(trial, point, stepwise)
+            row = epochs_trial(trial, point, stepwise)
         else:
             row = record(trial.number, point, timed(objective, point))
         records.append(row)
-        if (
-            row["state"] != "COMPLETE"
-        ):  # FAIL is recorded above; to Optuna both are just not complete
+        if row["state"] != "COMPLETE":  # FAIL is recorded above; to Optuna both are not complete
             raise optuna.TrialPruned()
         return float(row["value"])
 

@@ -1,0 +1,80 @@
+"""Which runs of a unit keep their fitted pipeline, as skops bytes in the ``model`` column.
+
+``store_models: all`` keeps every ``ok`` run's model; ``best`` (the default) keeps only the unit's
+winner by :func:`dbt_sweep.training.selection.rank_key`, the rule ``sweep_best_models`` applies, so
+a group's winner (the best of its units' bests) always has its bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt_sweep.spec import SweepSpec
+from dbt_sweep.training.frame import error_text
+from dbt_sweep.training.selection import rank_key
+from dbt_sweep.training.serialize import dump_model
+
+__all__ = ["ModelStore"]
+
+
+class ModelStore:
+    """Serialise a unit's fitted pipelines into the ``model`` column as ``spec.store_models`` asks.
+
+    With ``best`` it holds one pipeline at a time (the best so far), so a unit of many runs never
+    keeps many fitted models in memory. A pipeline skops cannot serialise fails its run.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        Gives ``store_models`` and the primary metric's direction.
+    raise_errors : bool
+        Let a serialisation error propagate instead of failing the run (debugging).
+    """
+
+    def __init__(self, spec: SweepSpec, *, raise_errors: bool) -> None:
+        self.keep_all = spec.store_models == "all"
+        self.direction = spec.primary_direction
+        self.raise_errors = raise_errors
+        self.best: tuple[tuple[float, str], dict[str, Any], Any] | None = None
+
+    def add(self, result: dict[str, Any], run_key: str) -> None:
+        """Take a run's result: pop its ``pipeline``, and store or hold it.
+
+        Parameters
+        ----------
+        result : dict
+            The run's result; an ``ok`` run's has ``pipeline``, ``status`` and ``primary_metric``.
+            ``model`` (or a ``failed`` status) is set on it when its model is stored.
+        run_key : str
+            The run's key, the tie-breaker between equal metrics.
+        """
+        pipe = result.pop("pipeline", None)
+        if pipe is None:
+            return
+        if self.keep_all:
+            self.dump(result, pipe)
+            return
+        rank = rank_key(
+            str(result["status"]), result["primary_metric"], run_key, direction=self.direction
+        )
+        if rank is None:  # never a winner in sweep_best_models either
+            return
+        if self.best is None or rank < self.best[0]:
+            self.best = (rank, result, pipe)
+
+    def finish(self) -> None:
+        """Store the held winner's model (``best``); call once after the unit's last run."""
+        if self.best is not None:
+            self.dump(self.best[1], self.best[2])
+            self.best = None
+
+    def dump(self, result: dict[str, Any], pipe: Any) -> None:
+        """Set ``result["model"]`` to ``pipe``'s skops bytes, or fail the run when it cannot be."""
+        try:
+            result["model"] = dump_model(pipe)
+        except Exception as exc:
+            if self.raise_errors:
+                raise
+            result.update(
+                status="failed", error=f"the fitted model cannot be serialised: {error_text(exc)}"
+            )
