@@ -29,6 +29,7 @@ import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from dbt_sweep.exceptions import UntrustedModelError
+from dbt_sweep.training.model_bytes import canonical_skops
 
 __all__ = [
     "DEFAULT_ESTIMATOR_MODULES",
@@ -205,8 +206,10 @@ def dump_model(obj: Any) -> bytes:
     Returns
     -------
     bytes
+        Canonical skops bytes (:func:`~dbt_sweep.training.model_bytes.canonical_skops`): the same
+        model fitted on the same data gives the same bytes in every build.
     """
-    return sio.dumps(obj)
+    return canonical_skops(sio.dumps(obj))
 
 
 def load_model(
