@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -305,3 +306,29 @@ def test_raise_errors_lets_a_runs_exception_through(regression_group: pd.DataFra
     assert train_group(shifted, spec)["status"].tolist() == ["failed"]
     with pytest.raises(ValueError, match="Some value"):
         train_group(shifted, spec, raise_errors=True)
+
+
+@pytest.mark.parametrize("split", [{"kind": "random", "seed": 3}, "time"], ids=["random", "time"])
+def test_refit_stores_the_winner_fitted_on_every_row(
+    regression_group: pd.DataFrame, split: Any
+) -> None:
+    """refit: true stores each unit's winner refit on all its rows (a time-split winner has seen
+    the latest rows); the metrics stay those of the held-out evaluation."""
+    frame = regression_group.assign(t=np.arange(len(regression_group)))
+    if split == "time":
+        split = {"kind": "time", "column": "t", "test_size": 0.25}
+    held_out = _run(frame, make_spec(estimators=RIDGE, split=split))
+    refit = _run(frame, make_spec(estimators=RIDGE, split=split, refit=True))
+    pd.testing.assert_series_equal(held_out["rmse"], refit["rmse"])
+    best = refit["model"].notna()
+    assert best.sum() == 1 and refit.loc[best, "n_train"].item() == len(frame)
+    assert (held_out.loc[best, "n_train"] < len(frame)).all()
+    spec = make_spec(estimators=RIDGE, split=split)
+    group = prepare_unit(frame, spec)
+    alpha = json.loads(refit.loc[best, "params"].item())["alpha"]
+    expected = build_pipeline(
+        "sklearn.linear_model.Ridge", {"alpha": alpha}, spec.preprocessing, task="regression",
+        numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
+    ).fit(group.X, group.y)  # fmt: skip
+    stored = load_model(refit.loc[best, "model"].item())
+    np.testing.assert_allclose(stored.predict(group.X), expected.predict(group.X))

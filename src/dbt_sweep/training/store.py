@@ -2,11 +2,13 @@
 
 ``store_models: all`` keeps every ``ok`` run's model; ``best`` (the default) keeps only the unit's
 winner by :func:`dbt_sweep.training.selection.rank_key`, the rule ``sweep_best_models`` applies, so
-a group's winner (the best of its units' bests) always has its bytes.
+a group's winner (the best of its units' bests) always has its bytes. With ``refit: true`` a stored
+model is first refit on all the group's rows (its metrics stay those of the held-out evaluation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dbt_sweep.spec import SweepSpec
@@ -35,7 +37,7 @@ class ModelStore:
         self.keep_all = spec.store_models == "all"
         self.direction = spec.primary_direction
         self.raise_errors = raise_errors
-        self.best: tuple[tuple[float, str], dict[str, Any], Any] | None = None
+        self.best: tuple[tuple[float, str], dict[str, Any], Any, Any] | None = None
 
     def add(self, result: dict[str, Any], run_key: str) -> None:
         """Take a run's result: pop its ``pipeline``, and store or hold it.
@@ -49,10 +51,11 @@ class ModelStore:
             The run's key, the tie-breaker between equal metrics.
         """
         pipe = result.pop("pipeline", None)
+        refit = result.pop("refit", None)
         if pipe is None:
             return
         if self.keep_all:
-            self.dump(result, pipe)
+            self.dump(result, pipe, refit)
             return
         rank = rank_key(
             str(result["status"]), result["primary_metric"], run_key, direction=self.direction
@@ -60,21 +63,29 @@ class ModelStore:
         if rank is None:  # never a winner in sweep_best_models either
             return
         if self.best is None or rank < self.best[0]:
-            self.best = (rank, result, pipe)
+            self.best = (rank, result, pipe, refit)
 
     def finish(self) -> None:
         """Store the held winner's model (``best``); call once after the unit's last run."""
         if self.best is not None:
-            self.dump(self.best[1], self.best[2])
+            self.dump(*self.best[1:])
             self.best = None
 
-    def dump(self, result: dict[str, Any], pipe: Any) -> None:
-        """Set ``result["model"]`` to ``pipe``'s skops bytes, or fail the run when it cannot be."""
+    def dump(
+        self, result: dict[str, Any], pipe: Any, refit: tuple[Callable[[], Any], int] | None = None
+    ) -> None:
+        """Set ``result["model"]`` to the skops bytes of ``pipe``, or of the same run fitted on all
+        the group's rows (``refit``: the fit and the row count), or fail the run when that cannot
+        be done."""
         try:
+            if refit is not None:
+                pipe = refit[0]()
+                result["n_train"] = refit[1]
             result["model"] = dump_model(pipe)
         except Exception as exc:
             if self.raise_errors:
                 raise
+            what = "refit on all rows" if refit is not None else "serialised"
             result.update(
-                status="failed", error=f"the fitted model cannot be serialised: {error_text(exc)}"
+                status="failed", error=f"the fitted model cannot be {what}: {error_text(exc)}"
             )

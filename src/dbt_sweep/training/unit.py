@@ -179,10 +179,15 @@ def run_row(
         if raise_errors:
             raise
         return {"status": "failed", "error": error_text(exc), **timing, **extra}
-    return {
+    result = {
         "status": "ok", **extra, **scores, "primary_metric": scores[str(spec.primary_metric)],
         "n_train": unit.n_train, "n_test": unit.n_test, **timing, "pipeline": pipe,
     }  # fmt: skip
+    if spec.refit and not unit.refit:  # k-fold models are refit on every row already
+        # called by ModelStore for the runs whose model is stored, the winners: refitting every
+        # run would double the sweep's fits for models nobody keeps
+        result["refit"] = (partial(fit, np.arange(len(unit.y)), params, epochs), len(unit.y))
+    return result
 
 
 def train_unit(
