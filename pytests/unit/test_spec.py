@@ -20,7 +20,7 @@ PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SVR_PARAMS = "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', 'verbose']"
 TOP_KEYS = (
     "['allowed_modules', 'estimators', 'features', 'group_by', 'key', 'metrics', 'min_rows', 'preprocessing', "
-    "'primary_metric', 'retrain', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
+    "'primary_metric', 'refit', 'retrain', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
 )
 
 
@@ -235,6 +235,7 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "SweepSpec.allowed_modules": ("allowed_modules", [], "sweep.allowed_modules"),
     "SweepSpec.shards": ("shards", "many", "sweep.shards"),
     "SweepSpec.retrain": ("retrain", "changes", "sweep.retrain"),
+    "SweepSpec.refit": ("refit", "yes", "sweep.refit"),
     "SweepSpec.store_models": ("store_models", "some", "sweep.store_models"),
     "SweepSpec.tracking": ("tracking", "mlflow", "sweep.tracking"),
     "FeaturesExclude.exclude": ("features", {"exclude": "x0"}, "sweep.features.exclude"),

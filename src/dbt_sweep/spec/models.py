@@ -61,6 +61,11 @@ class SweepSpec(SpecModel):
         "auto", description="'auto' or an int >= 1"
     )
     tracking: TrackingSpec = TrackingSpec()
+    refit: bool = Field(
+        False,
+        description="true: each stored model (a group's winner) is refit on all the group's rows "
+        "before it is stored; its metrics stay those of the held-out evaluation",
+    )
     retrain: Literal["changed", "all"] = Field(
         "changed",
         description="'changed' (a scheduled build trains only runs whose data, configuration or "
