@@ -18,6 +18,9 @@ SESSION_METHOD = "session"
 # patching dbt-spark failed). An environment variable cannot carry this: dbt snapshots the
 # environment for env_var() before it loads plugins.
 JINJA_MARKER = "dbt_sweep_session_method"
+# Exposed to Jinja as `adapter.dbt_sweep_load_seed(relation, agate_table, column_types)`: the project's
+# spark__load_csv_rows macro loads seeds on session targets through it (dbt_sweep.plugin.seeds).
+LOAD_SEED_METHOD = "dbt_sweep_load_seed"
 
 logger = AdapterLogger("dbt-sweep")
 
@@ -81,10 +84,33 @@ def _patch_spark_adapter() -> None:
     SparkAdapter.python_submission_helpers = property(python_submission_helpers)  # type: ignore[method-assign,assignment]
     SparkAdapter.default_python_submission_method = property(default_python_submission_method)  # type: ignore[method-assign,assignment]
     setattr(SparkAdapter, JINJA_MARKER, lambda self: SESSION_METHOD)
+    setattr(SparkAdapter, LOAD_SEED_METHOD, _load_seed)
     # dbt's Jinja `adapter` wrapper exposes only the names in `_available_` (dbt.adapters.base.meta).
-    SparkAdapter._available_ = frozenset({*SparkAdapter._available_, JINJA_MARKER})  # type: ignore[attr-defined]
+    SparkAdapter._available_ = frozenset(  # type: ignore[attr-defined]
+        {*SparkAdapter._available_, JINJA_MARKER, LOAD_SEED_METHOD}
+    )
     SparkAdapter._dbt_sweep_session_method = True  # type: ignore[attr-defined]
     _patch_open()
+
+
+def _load_seed(self: Any, relation: Any, agate_table: Any, column_types: list[str]) -> int | None:
+    """``adapter.dbt_sweep_load_seed``: append a seed's rows with Spark's DataFrame API (issue 17).
+
+    Returns the row count, or None without loading anything when the target is not ``method:
+    session`` (Jinja's ``target`` does not carry dbt-spark's ``method``); the macro then falls back
+    to dbt-spark's SQL inserts.
+    """
+    if str(getattr(self.config.credentials, "method", "")) != SESSION_METHOD:
+        return None
+    from dbt_sweep.plugin.seeds import load_seed  # imports pyspark: only when a seed is loaded
+
+    return load_seed(
+        agate_table,
+        table=relation.render(),
+        seed=relation.identifier,
+        column_types=column_types,
+        server_side_parameters=self.config.credentials.server_side_parameters or {},
+    )
 
 
 def _patch_open() -> None:
