@@ -465,3 +465,69 @@ def test_store_models_best_with_log_models_all_is_refused() -> None:
         SweepSpecError, match=re.escape(PREFIX.format("sweep.store_models") + "must be 'all' when")
     ):
         make_spec(store_models="best", tracking={"log_models": "all"})
+
+
+_MINIMAL: dict[str, Any] = {
+    "source": "feat", "group_by": "g", "target": "y", "task": "regression",
+    "estimators": [{"estimator": "sklearn.linear_model.Ridge"}],
+}  # fmt: skip
+
+
+def test_reserved_column_lists_cover_every_column_the_sweep_writes() -> None:
+    """The names check_columns refuses are the columns dbt-sweep's tables and workers really use."""
+    from dbt_sweep.manifest import MANIFEST_COLUMNS
+    from dbt_sweep.scoring import prediction_columns
+    from dbt_sweep.scoring.predict import parse_scoring
+    from dbt_sweep.spark.slots import UNIT
+    from dbt_sweep.spec.columns import INTERNAL_COLUMNS, PREDICTION_COLUMNS, RUN_COLUMNS
+    from dbt_sweep.training import run_columns
+
+    spec = parse_spec({**_MINIMAL, "task": "classification", "estimators": [
+        {"estimator": "sklearn.linear_model.LogisticRegression"}]}, model="m")  # fmt: skip
+    added_by_runs = {"primary_metric_name", "primary_direction", "mlflow_run_id",
+                     "dbt_invocation_id", "data_fingerprint", "trained_with"}  # fmt: skip
+    written = {name for name, _ in run_columns(spec)} | set(MANIFEST_COLUMNS) | added_by_runs
+    assert written - set(spec.metrics or []) <= RUN_COLUMNS | {"run_key"}
+    scoring = parse_scoring({"source": "s", "probabilities": True}, model="m")
+    predicted = {name for name, _ in prediction_columns(spec, scoring, key_types={"id": "int"})}
+    assert predicted - {"id"} <= PREDICTION_COLUMNS
+    assert UNIT in INTERNAL_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("changes", "columns", "message"),
+    [
+        (
+            {"group_by": "status"},
+            {"status": "string", "y": "numeric", "x": "numeric"},
+            PREFIX.format("sweep.group_by[0]") + "names column 'status', which sweep_runs and "
+            "sweep_manifest write themselves. Group columns must not be one of ",
+        ),
+        (
+            {"key": "prediction"},
+            {"g": "string", "prediction": "numeric", "y": "numeric", "x": "numeric"},
+            PREFIX.format("sweep.key") + "names column 'prediction', which a predictions table "
+            "writes itself.",
+        ),
+        (
+            {},
+            {"g": "string", "_sweep_unit": "numeric", "y": "numeric", "x": "numeric"},
+            PREFIX.format("sweep.source") + "names table 'feat', which has the columns "
+            "['_sweep_unit']; dbt-sweep adds columns of those names while it trains",
+        ),
+    ],
+    ids=["group-named-status", "key-named-prediction", "internal-column"],
+)
+def test_reserved_column_names_are_refused(
+    changes: dict[str, Any], columns: dict[str, str], message: str
+) -> None:
+    spec = parse_spec({**_MINIMAL, **changes}, model="sweep_runs")
+    with pytest.raises(SweepSpecError, match=f"^{re.escape(message)}"):
+        check_columns(spec, columns, model="sweep_runs")
+
+
+def test_a_feature_named_shard_is_a_feature() -> None:
+    """`shard` is a work-unit column of the sweep's tables, not of the data: a feature may use it."""
+    spec = parse_spec(_MINIMAL, model="sweep_runs")
+    check_columns(spec, {"g": "string", "y": "numeric", "shard": "numeric"}, model="sweep_runs")
+    assert spec.feature_columns(["g", "y", "shard"]) == ["shard"]

@@ -18,6 +18,24 @@ __all__ = ["check_columns"]
 #: The column kinds a model takes as numbers without encoding.
 _NUMERIC_KINDS = frozenset({"numeric", "boolean"})
 
+#: The columns ``sweep_manifest`` and ``sweep_runs`` hold beside the group columns (plus one per
+#: metric): a group column of one of these names would collide with it in those tables.
+RUN_COLUMNS = frozenset(
+    {
+        "run_key", "estimator_name", "estimator", "params", "search", "shard", "n_rows",
+        "data_fingerprint", "est_cost", "spec_hash", "status", "error", "primary_metric",
+        "n_train", "n_test", "fit_seconds", "score_seconds", "model", "trained_at", "trials",
+        "primary_metric_name", "primary_direction", "mlflow_run_id", "dbt_invocation_id",
+        "trained_with",
+    }
+)  # fmt: skip
+#: The columns a predictions table holds beside the key, group and partition columns.
+PREDICTION_COLUMNS = frozenset(
+    {"prediction", "probabilities", "status", "reason", "run_key", "estimator_name", "scored_at"}
+)
+#: Columns dbt-sweep adds to the feature rows on their way to the Spark workers.
+INTERNAL_COLUMNS = frozenset({"_sweep_unit", "_sweep_row"})
+
 
 def check_columns(spec: SweepSpec, dtypes: Mapping[str, str], *, model: str) -> None:
     """Check the spec against the feature table's columns.
@@ -80,6 +98,7 @@ def _table_problems(spec: SweepSpec, dtypes: Mapping[str, str]) -> list[SpecProb
         for key, col in keys
         if col is not None and col not in dtypes
     ]
+    problems += _reserved_problems(spec, dtypes)
     if spec.task == "regression" and dtypes.get(spec.target, "numeric") not in _NUMERIC_KINDS:
         problems.append(
             SpecProblem(
@@ -113,4 +132,37 @@ def _table_problems(spec: SweepSpec, dtypes: Mapping[str, str]) -> list[SpecProb
                     "encodes it; add it to sweep.preprocessing.one_hot.columns or use columns: auto.",
                 )
             )
+    return problems
+
+
+def _reserved_problems(spec: SweepSpec, dtypes: Mapping[str, str]) -> list[SpecProblem]:
+    """Column names that would collide with the columns dbt-sweep writes or adds."""
+    taken = sorted(RUN_COLUMNS | set(spec.metrics or []))
+    problems = [
+        SpecProblem(
+            f"sweep.group_by[{i}]",
+            f"names column {col!r}, which sweep_runs and sweep_manifest write themselves. Group "
+            f"columns must not be one of {taken}; rename it in the feature model.",
+        )
+        for i, col in enumerate(spec.group_by)
+        if col in taken
+    ]
+    if spec.key in PREDICTION_COLUMNS:
+        problems.append(
+            SpecProblem(
+                "sweep.key",
+                f"names column {spec.key!r}, which a predictions table writes itself. The key "
+                f"must not be one of {sorted(PREDICTION_COLUMNS)}; rename it in the feature model.",
+            )
+        )
+    internal = sorted(INTERNAL_COLUMNS & set(dtypes))
+    if internal:
+        problems.append(
+            SpecProblem(
+                "sweep.source",
+                f"names table {spec.source!r}, which has the columns {internal}; dbt-sweep adds "
+                f"columns of those names while it trains ({sorted(INTERNAL_COLUMNS)}). Rename "
+                "them in the feature model.",
+            )
+        )
     return problems

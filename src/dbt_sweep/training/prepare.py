@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN
 from dbt_sweep.spec import KFoldSplit, SweepSpec, TimeSplit
 from dbt_sweep.training.split import Split, UnfitGroup, make_splits, time_order
 
@@ -164,16 +163,14 @@ def canonical_order(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     features : DataFrame
         The group's rows.
     spec : SweepSpec
-        Gives ``key``: rows are sorted by it when the table has it, else by every column
-        (the ``shard`` column aside).
+        Gives ``key``: rows are sorted by it when the table has it, else by every column.
 
     Returns
     -------
     DataFrame
         The sorted rows, with a fresh ``RangeIndex``.
     """
-    present = [c for c in features.columns if c != WORK_UNIT_SHARD_COLUMN]
-    by = [spec.key] if spec.key and spec.key in features.columns else sorted(present)
+    by = [spec.key] if spec.key and spec.key in features.columns else sorted(features.columns)
     return features.sort_values(by=by, kind="stable", na_position="last").reset_index(drop=True)
 
 
@@ -213,7 +210,7 @@ def prepare_unit(features: pd.DataFrame, spec: SweepSpec) -> PreparedUnit:
     Parameters
     ----------
     features : DataFrame
-        The group's rows: every column of the feature table, and possibly a ``shard`` column,
+        The group's rows: every column of the feature table,
         which is not a feature unless ``spec.features`` lists it.
     spec : SweepSpec
         The validated sweep spec.
@@ -234,9 +231,7 @@ def prepare_unit(features: pd.DataFrame, spec: SweepSpec) -> PreparedUnit:
     n = len(frame)
     if n < spec.min_rows:
         raise UnfitGroup("skipped", f"group has {n} rows; sweep.min_rows is {spec.min_rows}")
-    listed = isinstance(spec.features, list) and WORK_UNIT_SHARD_COLUMN in spec.features
-    columns = [c for c in frame.columns if c != WORK_UNIT_SHARD_COLUMN or listed]
-    names = spec.feature_columns(columns)
+    names = spec.feature_columns(list(frame.columns))
     missing = [c for c in [spec.target, *names] if c not in frame.columns]
     if missing:
         raise UnfitGroup("failed", f"columns {missing} are not in {spec.source}")

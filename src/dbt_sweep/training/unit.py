@@ -198,8 +198,8 @@ def train_unit(
     Parameters
     ----------
     features : DataFrame
-        The group's rows: every column of the feature table, and possibly a ``shard``
-        column, which is ignored.
+        The group's rows: every column of the feature table (a user's column may be named
+        ``shard``: the work unit travels with the manifest rows, never with the data).
     manifest : DataFrame
         The unit's manifest rows (see :func:`dbt_sweep.manifest.build_manifest`).
     spec : SweepSpec
