@@ -24,7 +24,7 @@ results (``train_unit`` on up to 20 groups, no Spark), into a fresh store:
 
 - (a) per child run: :func:`~dbt_sweep.tracking.child_runs.log_child_runs` per group (one transaction per
   unit, as a worker does), total / runs;
-- (b) per logged model: :func:`~dbt_sweep.tracking.models.log_sklearn_model` per group winner,
+- (b) per logged model: :func:`~dbt_sweep.tracking.logged_models.log_sklearn_model` per group winner,
   warm; the first model of a process (MLflow imports, environment files) is measured apart in a
   fresh interpreter.
 """
@@ -153,14 +153,13 @@ def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, 
     """(a) ms per child run and (b) ms per winner model, on this scenario's own results (no Spark)."""
     from dbt_sweep.manifest import build_manifest, group_stats
     from dbt_sweep.spec import parse_spec
-    from dbt_sweep.tracking.child_runs import TrackingContext, client, log_child_runs
-    from dbt_sweep.tracking.models import (
-        ModelToLog,
-        environment_files,
-        log_sklearn_models,
-        winners_of,
-    )
+    from dbt_sweep.tracking.child_runs import log_child_runs
+    from dbt_sweep.tracking.context import TrackingContext
+    from dbt_sweep.tracking.logged_models import ModelToLog, log_sklearn_models
+    from dbt_sweep.tracking.model_files import environment_files
+    from dbt_sweep.tracking.store import client
     from dbt_sweep.training import sklearn_ready, train_unit
+    from dbt_sweep.training.selection import best_runs
 
     spec = parse_spec(scn.spec, model="bench_runs")
     keys = sorted(scn.data[scn.group].unique())[:max_groups]
@@ -195,7 +194,7 @@ def components(scn: Scenario, root: Path, *, max_groups: int = 20) -> dict[str, 
         rows = result.assign(mlflow_run_id=run_ids)
         example = sklearn_ready(frame[features].head(5))
         models = [ModelToLog(row["mlflow_run_id"], bytes(row["model"]), "model", example)
-                  for row in winners_of(rows, spec.group_by, spec.primary_direction).to_dict("records")]  # fmt: skip
+                  for row in best_runs(rows, spec.group_by, spec.primary_direction).to_dict("records")]  # fmt: skip
         log_sklearn_models(
             mlflow_client,
             models,
@@ -235,7 +234,7 @@ def create_store(path: Path) -> float:
 _FIRST_MODEL = """
 import time
 start = time.perf_counter()
-from dbt_sweep.tracking.models import environment_files
+from dbt_sweep.tracking.model_files import environment_files
 environment_files()
 print(time.perf_counter() - start)
 """

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_spec
 
 from dbt_sweep.tracking.figure import metric_figure
-from dbt_sweep.tracking.models import winners_of
+from dbt_sweep.training.selection import best_runs
 
 
 def _runs(n_groups: int) -> pd.DataFrame:
@@ -27,7 +27,7 @@ def test_figure_labels_few_groups_and_caps_its_width(n_groups: int, labelled: bo
     (0.5 inch per group made a 500-inch figure at 1,000 groups)."""
     spec = make_spec()
     runs = _runs(n_groups)
-    figure = metric_figure(runs, winners_of(runs, ["group_id"], "minimize"), spec)
+    figure = metric_figure(runs, best_runs(runs, ["group_id"], "minimize"), spec)
     axes = figure.axes[0]
     assert figure.get_figwidth() <= 16
     labels = [t.get_text() for t in axes.get_xticklabels()]

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from dbt_sweep.tracking.child_runs import TrackingContext, client
-from dbt_sweep.tracking.models import log_sklearn_model
+from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.logged_models import log_sklearn_model
 from dbt_sweep.tracking.parent import resolve_uri
 from dbt_sweep.tracking.retries import delete_retried_attempts
+from dbt_sweep.tracking.store import client
 from dbt_sweep.training.serialize import dump_model
 
 EXAMPLE = pd.DataFrame({"x": np.arange(6.0)})

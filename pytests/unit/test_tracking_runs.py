@@ -16,15 +16,13 @@ from conftest import make_spec
 from mlflow import MlflowClient
 
 from dbt_sweep.manifest import build_manifest, group_stats
-from dbt_sweep.tracking.child_runs import TrackingContext, client, log_child_runs, track_unit
-from dbt_sweep.tracking.models import (
-    ModelToLog,
-    _winner_keys,
-    log_sklearn_model,
-    log_sklearn_models,
-    log_unit_models,
-    winners_of,
-)
+from dbt_sweep.tracking.child_runs import log_child_runs
+from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.logged_models import ModelToLog, log_sklearn_model, log_sklearn_models
+from dbt_sweep.tracking.model_choice import winner_keys
+from dbt_sweep.tracking.store import client
+from dbt_sweep.tracking.unit import log_unit_models, track_unit
+from dbt_sweep.training.selection import best_runs
 from dbt_sweep.training.serialize import load_model
 from dbt_sweep.training.unit import sklearn_ready, train_unit
 
@@ -235,12 +233,15 @@ def test_all_models_skip_reused_runs_that_have_one(store, regression_group) -> N
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_unit_winners_rank_like_the_driver(store, direction) -> None:
-    """The worker's winner per group (plain Python) is the driver's (`winners_of`): failed runs and
-    missing metrics never win, ties go to the smallest run_key."""
+    """The worker's winner per group (plain Python) is the driver's (`best_runs`): failed runs and
+    missing or infinite metrics never win, ties go to the smallest run_key."""
+    inf = float("inf")
     rows = pd.DataFrame({
-        "group_id": ["a", "a", "a", "b", "b", "c"], "run_key": ["k3", "k1", "k2", "k5", "k4", "k6"],
-        "status": ["ok", "ok", "failed", "ok", "ok", "failed"], "primary_metric": [0.5, 0.5, 0.1, None, 0.7, None],
+        "group_id": ["a", "a", "a", "b", "b", "c", "d", "d", "d"],
+        "run_key": ["k3", "k1", "k2", "k5", "k4", "k6", "k7", "k8", "k9"],
+        "status": ["ok", "ok", "failed", "ok", "ok", "failed", "ok", "ok", "ok"],
+        "primary_metric": [0.5, 0.5, 0.1, None, 0.7, None, -inf, inf, 0.3],
     })  # fmt: skip
     ctx = replace(store, primary_direction=direction)
-    expected = set(winners_of(rows, ["group_id"], direction)["run_key"])
-    assert _winner_keys(rows, ctx) == expected == {"k1", "k4"}
+    expected = set(best_runs(rows, ["group_id"], direction)["run_key"])
+    assert winner_keys(rows, ctx) == expected == {"k1", "k4", "k9"}

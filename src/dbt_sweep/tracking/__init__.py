@@ -7,8 +7,11 @@ group runs, the figure, trials, retried tasks' leftovers). Tracking never domina
 
 from __future__ import annotations
 
-from dbt_sweep.tracking.child_runs import TrackingContext, track_unit
-from dbt_sweep.tracking.parent import fail_parent, finish_tracking, models_to_log, start_tracking
+from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.finish import finish_tracking
+from dbt_sweep.tracking.model_choice import models_to_log
+from dbt_sweep.tracking.parent import fail_parent, start_tracking
+from dbt_sweep.tracking.unit import track_unit
 
 __all__ = [
     "TrackingContext",

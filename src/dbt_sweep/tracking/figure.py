@@ -8,6 +8,8 @@ import pandas as pd
 
 from dbt_sweep.spec import SweepSpec
 
+__all__ = ["metric_figure"]
+
 _LABELLED_GROUPS = 40  # above this, a label per group is unreadable: the axis shows group positions
 _MAX_WIDTH = (
     16.0  # inches; 0.5 inch per group made a 500-inch (50,000-pixel) figure at 1,000 groups
@@ -22,7 +24,7 @@ def metric_figure(runs: pd.DataFrame, best: pd.DataFrame, spec: SweepSpec) -> An
     runs : DataFrame
         Every run: group columns, ``estimator_name``, ``status``, ``primary_metric``, ``run_key``.
     best : DataFrame
-        The winner per group (:func:`dbt_sweep.tracking.parent.winners`).
+        The winner per group (:func:`dbt_sweep.training.selection.best_runs`).
     spec : SweepSpec
 
     Returns

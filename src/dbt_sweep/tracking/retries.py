@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from dbt_sweep.log import get_logger
-from dbt_sweep.tracking.child_runs import TrackingContext
+from dbt_sweep.tracking.context import TrackingContext
 
 __all__ = ["delete_retried_attempts"]
 
@@ -147,7 +147,7 @@ def _logged_models(mlflow_client: Any, ctx: TrackingContext, run_id: str) -> lis
 def _delete_models(mlflow_client: Any, models: list[Any], *, run_id: str) -> None:
     """Delete logged models of ``run_id`` and the registered versions made from them (a version
     names its model by id, or by artifact location: a database registry stores no id for a
-    version registered from the location, as dbt_sweep.tracking.models registers them)."""
+    version registered from the location, as :mod:`dbt_sweep.tracking.logged_models` registers them)."""
     if not models:
         return
     ids = {logged.model_id for logged in models}

@@ -11,7 +11,8 @@ A search run's trials (``sweep_runs.trials``, a JSON array of ``number``, ``para
   winner's ``trial_value`` history when the winner is a search run;
 - ``level: sweep``: the table of every search run of the sweep on the parent run.
 
-Pure functions, no MLflow import: the payloads are written by :mod:`dbt_sweep.tracking.child_runs`.
+Pure functions, no MLflow import: :mod:`dbt_sweep.tracking.child_runs`, :mod:`~dbt_sweep.tracking.groups`
+and :mod:`~dbt_sweep.tracking.finish` put them in their runs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ _FIRST = ["number", "state", "value", "seconds"]
 def trial_records(trials: Any) -> list[dict[str, Any]]:
     """The records of a ``trials`` cell: a JSON array for search runs, null for grid runs.
 
+    Parameters
+    ----------
+    trials : str or None
+        A ``sweep_runs.trials`` cell (None or NaN when read through pandas).
+
+    Returns
+    -------
+    list of dict
+        One record per trial; empty for a grid run.
+
     Examples
     --------
     >>> trial_records('[{"number": 0, "value": 0.5}]'), trial_records(None), trial_records(float("nan"))
@@ -53,6 +64,16 @@ def trial_records(trials: Any) -> list[dict[str, Any]]:
 
 def trial_history(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, int]]:
     """``(trial_value, value, trial number)`` per trial with a finite value, in trial order.
+
+    Parameters
+    ----------
+    records : sequence of mapping
+        :func:`trial_records`' output.
+
+    Returns
+    -------
+    list of tuple of (str, float, int)
+        Metric points ``(key, value, step)``: the run's ``trial_value`` history.
 
     Examples
     --------
@@ -74,6 +95,18 @@ def trials_table(records: Iterable[Mapping[str, Any]], **columns: Any) -> str:
     One row per trial: ``columns`` first (e.g. ``run_key``, constant over ``records``), then
     ``number``, ``state``, ``value``, ``seconds``, one ``param.<name>`` column per searched
     parameter, and whatever else the records carry (``error``, ``rows``, ``rounds``).
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        :func:`trial_records`' output.
+    **columns
+        Constant columns to put first.
+
+    Returns
+    -------
+    str
+        The table as JSON.
 
     Examples
     --------
@@ -102,6 +135,16 @@ def _cell(value: Any) -> Any:
 def table_tag(names: Iterable[str]) -> dict[str, str]:
     """The tag that marks artifacts as tables, as ``MlflowClient.log_table`` sets it.
 
+    Parameters
+    ----------
+    names : iterable of str
+        The table artifacts' paths.
+
+    Returns
+    -------
+    dict of str to str
+        The tag, or no tag without names.
+
     Examples
     --------
     >>> table_tag(["trials.json"])
@@ -112,8 +155,27 @@ def table_tag(names: Iterable[str]) -> dict[str, str]:
 
 
 def runs_trials_table(runs: pd.DataFrame, columns: Sequence[str]) -> str | None:
-    """One table of the trials of every search run in ``runs``; ``columns`` (e.g. the group
-    columns, ``run_key``, ``estimator_name``) identify each trial's run. None without search runs."""
+    """One table of the trials of every search run in ``runs``.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Result rows, with ``trials``.
+    columns : sequence of str
+        The columns that identify each trial's run (e.g. the group columns, ``run_key``,
+        ``estimator_name``), put first.
+
+    Returns
+    -------
+    str or None
+        The table as JSON (:func:`trials_table`'s format); None without search runs.
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"run_key": ["k1", "k2"], "trials": ['[{"number": 0, "value": 0.5}]', None]})
+    >>> print(runs_trials_table(runs, ["run_key"]))
+    {"columns":["run_key","number","state","value","seconds"],"data":[["k1",0,null,0.5,null]]}
+    """
     if "trials" not in runs:
         return None
     frames = []

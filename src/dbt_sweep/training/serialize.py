@@ -44,10 +44,6 @@ __all__ = [
 #: Estimator module prefixes trusted when the caller names none: the spec's default ``allowed_modules``.
 DEFAULT_ESTIMATOR_MODULES: tuple[str, ...] = ("sklearn.",)
 
-#: Deprecated: the old prefix rule, kept only while :mod:`dbt_sweep.tracking.model_files` still filters
-#: by it. Call :func:`trusted_types` instead; this name goes once tracking does (issue 17).
-DEFAULT_ALLOWED_MODULES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.")
-
 #: Single helper types that fitted pipelines hold and skops does not trust by default, as
 #: ``(module, attribute)``: found by dumping every estimator and preprocessing step of
 #: ``pytests/unit/test_serialize.py`` and reading ``skops.io.get_untrusted_types``.

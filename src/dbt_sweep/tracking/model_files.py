@@ -1,0 +1,140 @@
+"""The folder ``mlflow.sklearn.save_model`` writes, made from the skops bytes a sweep already holds.
+
+``mlflow.sklearn.log_model`` costs 75-90 ms a model here even with explicit requirements (issue #4):
+it serialises the model again, resolves the pip requirements and the Python environment, loads the
+model back to validate a serving input, and reads the run's params and metric histories. The bytes
+in ``sweep_runs`` already are the skops file MLflow would write, and the environment is the same
+for every model of a process, so :func:`write_model_dir` writes the same directory (``MLmodel``
+with the ``sklearn`` and ``python_function`` flavours, ``model.skops``, input example, signature,
+``conda.yaml`` / ``python_env.yaml`` / ``requirements.txt``) from those bytes. It loads with
+``mlflow.sklearn.load_model`` / ``mlflow.pyfunc.load_model`` like any logged model.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["environment_files", "pip_requirements", "write_model_dir"]
+
+_SKOPS_FILE = "model.skops"  # mlflow.sklearn._SKOPS_MODEL_DATA_SUBPATH
+_ENV_FILES = ("conda.yaml", "python_env.yaml", "requirements.txt")
+
+
+def pip_requirements() -> list[str]:
+    """The environment a logged model needs, stated, so MLflow never infers it (seconds a model).
+
+    Returns
+    -------
+    list of str
+        Pinned requirements of the packages a model's skops file needs.
+    """
+    from importlib.metadata import version
+
+    return [
+        f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+    ]
+
+
+@functools.cache
+def environment_files() -> dict[str, bytes]:
+    """``conda.yaml``, ``python_env.yaml`` and ``requirements.txt`` as MLflow writes them.
+
+    Made once per process by saving a tiny model with :func:`pip_requirements`, so the files stay
+    MLflow's own (and the process pays MLflow's imports here, once).
+
+    Returns
+    -------
+    dict of str to bytes
+        File name -> content.
+    """
+    import mlflow.sklearn
+    from sklearn.dummy import DummyRegressor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        mlflow.sklearn.save_model(
+            DummyRegressor().fit([[0.0]], [0.0]), str(path), serialization_format="skops",
+            pip_requirements=pip_requirements(),
+        )  # fmt: skip
+        return {name: (path / name).read_bytes() for name in _ENV_FILES}
+
+
+def _load_trusted(blob: bytes, allowed_modules: tuple[str, ...]) -> tuple[Any, list[str]]:
+    """The model in ``blob`` and the types skops had to be told to trust, which MLflow records
+    in ``MLmodel`` (``skops_trusted_types``) to load it again: the trust rule of
+    :func:`dbt_sweep.training.serialize.load_model`, whose type list is needed here.
+
+    Raises
+    ------
+    UntrustedModelError
+        ``blob`` holds a type that is neither an estimator class of ``allowed_modules`` nor a
+        helper type dbt-sweep trusts.
+    """
+    import skops.io as sio
+
+    from dbt_sweep.training.serialize import trusted_types
+
+    trusted = trusted_types(blob, allowed_modules=allowed_modules)
+    return sio.loads(blob, trusted=trusted), trusted
+
+
+def write_model_dir(
+    path: Path,
+    blob: bytes,
+    *,
+    model_id: str,
+    artifact_location: str,
+    run_id: str,
+    example: pd.DataFrame,
+    allowed_modules: tuple[str, ...] = ("sklearn.",),
+) -> None:
+    """Write the directory ``mlflow.sklearn.save_model`` would write, with ``blob`` as ``model.skops``.
+
+    Parameters
+    ----------
+    path : Path
+        The folder to write (created when missing).
+    blob : bytes
+        The fitted pipeline's skops bytes, written unchanged; loaded once to infer the signature.
+    model_id, artifact_location, run_id : str
+        The logged model's id and artifact location, and the run it is an output of (``MLmodel``).
+    example : DataFrame
+        A few feature rows: the input example and, with the predictions, the signature.
+    allowed_modules : tuple of str, default=("sklearn.",)
+        The spec's estimator module prefixes (see :func:`_load_trusted`).
+
+    Raises
+    ------
+    UntrustedModelError
+        ``blob`` holds a type dbt-sweep does not trust.
+    """
+    import sklearn
+    from mlflow import pyfunc
+    from mlflow.models import Model, infer_signature
+    from mlflow.models.utils import _save_example
+
+    model, trusted = _load_trusted(blob, allowed_modules)
+    path.mkdir(parents=True, exist_ok=True)
+    mlflow_model = Model(
+        artifact_path=artifact_location, model_uuid=model_id, run_id=run_id, model_id=model_id
+    )
+    _save_example(mlflow_model, example, str(path))
+    mlflow_model.signature = infer_signature(example, model.predict(example))
+    (path / _SKOPS_FILE).write_bytes(blob)
+    for name, content in environment_files().items():
+        (path / name).write_bytes(content)
+    pyfunc.add_to_model(
+        mlflow_model, loader_module="mlflow.sklearn", model_path=_SKOPS_FILE, conda_env=_ENV_FILES[0],
+        python_env=_ENV_FILES[1], code=None, predict_fn="predict",
+    )  # fmt: skip
+    mlflow_model.add_flavor(
+        "sklearn", pickled_model=_SKOPS_FILE, sklearn_version=sklearn.__version__,
+        serialization_format="skops", code=None, skops_trusted_types=trusted,
+    )  # fmt: skip
+    mlflow_model.model_size_bytes = sum(f.stat().st_size for f in path.iterdir())
+    mlflow_model.save(str(path / "MLmodel"))
