@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +26,28 @@ _JOB_GROUP_PROPERTIES = (
     "spark.job.description",
     "spark.job.interruptOnCancel",
 )
+
+
+#: Job tag -> how to cancel the Spark jobs of the Python model running under it.
+_RUNNING: dict[str, Callable[[], None]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def cancel_running_models() -> list[str]:
+    """Cancel the Spark jobs of every Python model running in this process; returns their tags.
+
+    dbt calls its adapter's ``cancel`` for each open connection when a build is interrupted
+    (Ctrl-C); dbt-spark's session connection cannot cancel anything, so without this a model's
+    training went on after dbt had given up on it.
+    """
+    with _RUNNING_LOCK:
+        running = list(_RUNNING.items())
+    for _, interrupt in running:
+        try:
+            interrupt()
+        except Exception:  # the session may already be gone; nothing left to cancel then
+            pass
+    return [tag for tag, _ in running]
 
 
 def get_spark_session(server_side_parameters: Mapping[str, Any]) -> SparkSession:
@@ -114,9 +136,20 @@ def tagged_jobs(
     if timer is not None:
         timer.daemon = True
         timer.start()
+
+    def interrupt() -> None:  # dbt cancels the build (Ctrl-C): stop this model's jobs now
+        if remote:
+            spark.interruptTag(tag)
+        else:
+            spark.sparkContext.cancelJobGroup(tag)
+
+    with _RUNNING_LOCK:
+        _RUNNING[tag] = interrupt
     try:
         yield state
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(tag, None)
         if timer is not None:
             timer.cancel()
         if remote:
