@@ -14,7 +14,7 @@
     model, group_by, runs, status_column, ok_value
 ) %}
 
-{%- set model_name = sweep_test_model_name(model) -%}
+{%- set model_name = adapter.dispatch('sweep_test_model_name', 'sweep')(model) -%}
 
 {#- Checked when the test runs, not when dbt parses the project: a bad argument
     fails this one test instead of every dbt command. -#}

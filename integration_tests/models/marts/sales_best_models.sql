@@ -1,0 +1,1 @@
+{{ sweep.sweep_best_models(ref('sales_runs'), group_by=['store']) }}
