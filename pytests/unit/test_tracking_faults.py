@@ -107,3 +107,20 @@ def test_dbt_cancel_cancels_every_running_models_jobs() -> None:
     finally:
         with spark_session._RUNNING_LOCK:
             spark_session._RUNNING.clear()
+
+
+def test_the_parent_run_says_what_the_build_did(tmp_path) -> None:
+    """record_plan tags the parent run with the runs trained, carried forward and removed."""
+    from dbt_sweep.tracking import record_plan
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_client = client(uri)
+    experiment = mlflow_client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    run = mlflow_client.create_run(experiment).info.run_id
+    record_plan(_context(uri, on_error="fail", parent=run), trained=11, carried=4, removed=4)
+    tags = mlflow_client.get_run(run).data.tags
+    assert {k: v for k, v in tags.items() if k.startswith("dbt_sweep.runs_")} == {
+        "dbt_sweep.runs_trained": "11",
+        "dbt_sweep.runs_carried_forward": "4",
+        "dbt_sweep.runs_removed": "4",
+    }

@@ -69,14 +69,19 @@ def sweep_runs(
     spec: Mapping[str, Any] | None,
     *,
     model: str,
+    previous: DataFrame | None = None,
+    retry: str | None = None,
     progress_interval: float | None = None,
 ) -> DataFrame:
-    """Train every manifest row; exactly one output row per manifest row, ``ok`` or not.
+    """One output row per manifest row, ``ok`` or not: trained, or carried forward unchanged.
 
     Features and manifest are cogrouped by work unit (group, or group and shard) and each unit is
     trained by :func:`dbt_sweep.training.train_unit` in a Spark Python worker. Units are spread over
     ``4 x cores`` tasks, largest estimated cost first, so every core stays busy (Spark's adaptive
-    execution would otherwise coalesce a small grouped-map stage into one task).
+    execution would otherwise coalesce a small grouped-map stage into one task). Given the
+    ``previous`` table, only runs whose identity (``run_key``, ``data_fingerprint``,
+    ``trained_with``) is new or changed train; the others are carried forward as they are
+    (:mod:`dbt_sweep.spark.carry`).
 
     Parameters
     ----------
@@ -88,6 +93,13 @@ def sweep_runs(
         The model's ``sweep`` config, as ``dbt.config.get("sweep")`` returns it.
     model : str
         The dbt model's name, for error messages and progress lines.
+    previous : pyspark.sql.DataFrame or None, default=None
+        The model's current table on an incremental build
+        (``session.table(str(dbt.this)) if dbt.is_incremental else None``); None trains every run
+        (first build, ``--full-refresh``), and so does ``retrain: all`` in the spec.
+    retry : {"failed"} or None, default=None
+        ``"failed"`` (``dbt build --vars '{sweep_retry: failed}'``) also retrains the previous
+        table's ``failed`` rows.
     progress_interval : float or None, default=None
         Seconds between progress lines in dbt's log (default 10).
 
@@ -95,18 +107,42 @@ def sweep_runs(
     -------
     pyspark.sql.DataFrame
         The runs: ``train_unit``'s columns, then ``primary_metric_name``, ``primary_direction``
-        (``minimize`` or ``maximize``), ``mlflow_run_id`` and ``dbt_invocation_id``.
+        (``minimize`` or ``maximize``), ``mlflow_run_id``, ``dbt_invocation_id`` (of the build that
+        trained the row), ``data_fingerprint`` and ``trained_with``.
 
     Raises
     ------
+    SweepSpecError
+        ``retry`` is not ``"failed"`` or empty.
     TrackingError
         MLflow tracking failed and ``sweep.tracking.on_error`` is ``fail`` (see
-        :mod:`dbt_sweep.tracking.parent`). With tracking enabled, training runs here (eagerly, into a local
-        checkpoint) rather than when dbt writes the table: the parent run's figure, the group runs
-        and the winner models need every result.
+        :mod:`dbt_sweep.tracking`). With tracking enabled, training runs here (eagerly, into a
+        local checkpoint) rather than when dbt writes the table: the parent run's figure, the group
+        runs and the winner models need every result.
     """
     sweep = _validated(features, spec, model=model)
-    return train_runs(features, manifest, sweep, model=model, progress_interval=progress_interval)
+    if retry in ("", "none", "None"):
+        retry = None
+    if retry not in (None, "failed"):
+        raise SweepSpecError(
+            [
+                SpecProblem(
+                    "vars.sweep_retry",
+                    f"must be 'failed' or unset. Got {retry!r} instead. Run "
+                    "`dbt build --vars '{sweep_retry: failed}'` to retrain the failed runs.",
+                )
+            ],
+            model=model,
+        )
+    return train_runs(
+        features,
+        manifest,
+        sweep,
+        model=model,
+        previous=previous,
+        retry=retry,
+        progress_interval=progress_interval,
+    )
 
 
 def _validated(features: DataFrame, spec: Mapping[str, Any] | None, *, model: str) -> SweepSpec:

@@ -60,9 +60,7 @@ def run_python_model(
     )
     tag = "dbt-" + re.sub(r"[^A-Za-z0-9_.-]", "_", unique_id)
     started = time.perf_counter()
-    node = CURRENT_NODE.set(
-        {"unique_id": unique_id, "name": name}
-    )  # read by dbt_sweep.tracking.parent
+    node = CURRENT_NODE.set({"unique_id": unique_id, "name": name})  # read by dbt_sweep.spark.runs
     with tagged_jobs(spark, tag=tag, description=f"dbt model {unique_id}", timeout=timeout) as jobs:
         try:
             run_compiled_code(

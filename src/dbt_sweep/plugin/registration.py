@@ -133,3 +133,21 @@ def _patch_open() -> None:
         return original(cls, connection)
 
     SparkConnectionManager.open = classmethod(open)  # type: ignore[method-assign,assignment]
+    _patch_cancel(SparkConnectionManager)
+
+
+def _patch_cancel(manager: Any) -> None:
+    """On a ``method: session`` profile, dbt's cancel (a build interrupted with Ctrl-C) also cancels
+    the running Python models' Spark jobs; dbt-spark's session connection cannot cancel a query."""
+    original = manager.__dict__["cancel"]
+
+    def cancel(self: Any, connection: Any) -> None:
+        if str(getattr(connection.credentials, "method", "")) == SESSION_METHOD:
+            from dbt_sweep.plugin.spark_session import cancel_running_models
+
+            tags = cancel_running_models()
+            if tags:
+                logger.info(f"Cancelled the Spark jobs of {', '.join(sorted(tags))}")
+        return original(self, connection)
+
+    manager.cancel = cancel

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.utils import is_remote
 
@@ -43,3 +44,38 @@ def parallelism(spark: SparkSession) -> int:
     if not is_remote():
         return int(spark.sparkContext.defaultParallelism)
     return int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
+
+
+def decimals_as_double(df: DataFrame, columns: list[str]) -> DataFrame:
+    """``df`` with the decimal columns among ``columns`` cast to double.
+
+    Decimal is the usual type of money in a warehouse; through Arrow it arrives in pandas as
+    ``decimal.Decimal`` objects, which scikit-learn, numpy and MLflow's JSON do not all take.
+    Features and targets are numbers to a model, so they cross as doubles.
+    """
+    decimal = {f.name for f in df.schema.fields if isinstance(f.dataType, T.DecimalType)}
+    wanted = decimal & set(columns)
+    if not wanted:
+        return df
+    return df.select(
+        *[
+            F.col(f"`{c}`").cast("double").alias(c) if c in wanted else F.col(f"`{c}`")
+            for c in df.columns
+        ]
+    )
+
+
+def table_name(df: DataFrame, default: str) -> str:
+    """The name of the table ``df`` reads (a dbt ref), for messages; ``default`` when unknown.
+
+    A managed table's files live in a folder named after it (``.../<schema>.db/<table>/part-*``,
+    partition folders ``col=value`` below it); ``inputFiles`` is public API, on Connect as well.
+    """
+    try:
+        files = df.inputFiles()
+    except Exception:  # a DataFrame built in memory, or a source that cannot list its files
+        return default
+    if not files:
+        return default
+    parts = [p for p in files[0].rstrip("/").split("/")[:-1] if p and "=" not in p]
+    return parts[-1] if parts else default

@@ -11,9 +11,11 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from dbt_sweep.log import get_logger
 from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, unit_columns
 from dbt_sweep.plugin.node import dbt_invocation_id, dbt_node
 from dbt_sweep.spark import columns as _spark
+from dbt_sweep.spark.carry import RunPlan, plan_runs, trained_with
 from dbt_sweep.spark.manifest import training_columns
 from dbt_sweep.spark.progress import Counters, ProgressMonitor
 from dbt_sweep.spark.slots import UNIT, assign_slots, slot_schema, with_slots
@@ -23,10 +25,12 @@ from dbt_sweep.tracking import (
     fail_parent,
     finish_tracking,
     models_to_log,
+    record_plan,
     start_tracking,
     track_unit,
 )
 from dbt_sweep.training import run_schema, sklearn_ready, train_unit
+from dbt_sweep.training.row_check import check_manifest
 
 __all__ = ["train_runs"]
 
@@ -39,15 +43,85 @@ def train_runs(
     sweep: SweepSpec,
     *,
     model: str,
+    previous: DataFrame | None = None,
+    retry: str | None = None,
     progress_interval: float | None = None,
 ) -> DataFrame:
-    """Train every manifest row of a validated spec (see :func:`dbt_sweep.models.sweep_runs`).
+    """Train the manifest rows of a validated spec whose identity is new or changed, and carry the
+    others forward from ``previous`` (see :func:`dbt_sweep.models.sweep_runs`)."""
+    _check_rows(manifest, sweep)
+    versions = trained_with(sweep)
+    plan = plan_runs(
+        manifest,
+        None if sweep.retrain == "all" else previous,
+        versions=versions,
+        group_by=sweep.group_by,
+        retry=retry,
+    )
+    get_logger().info(plan.summary(model))
+    if plan.n_train:
+        trained = _train(features, plan, sweep, model=model, progress_interval=progress_interval)
+    else:  # nothing changed: no Spark job, no MLflow run
+        trained = features.sparkSession.createDataFrame([], schema=_runs_schema(features, sweep))
+    runs = trained.select(
+        *[
+            F.col(f"`{c}`")
+            for c in trained.columns
+            if c not in ("mlflow_run_id", "data_fingerprint")
+        ],
+        # Where the marts read how to rank runs (best_models) without knowing the spec.
+        F.lit(sweep.primary_metric).alias("primary_metric_name"),
+        F.lit(sweep.primary_direction).alias("primary_direction"),
+        F.col("mlflow_run_id"),
+        F.lit(dbt_invocation_id()).cast("string").alias("dbt_invocation_id"),
+        F.col("data_fingerprint"),
+        F.lit(versions).alias("trained_with"),
+    )
+    if plan.carried is None:
+        return runs
+    return runs.unionByName(plan.carried.select(*runs.columns))
+
+
+def _check_rows(manifest: DataFrame, sweep: SweepSpec) -> None:
+    """Refuse a manifest that is not the spec's before any row trains: a worker imports the
+    estimator path a row names, so a rewritten row could run any code (workers check each row
+    again, see :mod:`dbt_sweep.training.row_check`). Params never depend on the group, so the
+    distinct configurations are few."""
+    configs = (
+        manifest.groupBy("estimator_name", "estimator", "search", "params")
+        .agg(F.min("run_key").alias("run_key"))
+        .toPandas()
+    )
+    check_manifest(configs, sweep, manifest=_spark.table_name(manifest, "sweep_manifest"))
+
+
+def _runs_schema(features: DataFrame, sweep: SweepSpec) -> str:
+    """The grouped-map output: training's columns, then what the driver and tracking add."""
+    return (
+        run_schema(sweep, _spark.column_types(features, sweep.group_by))
+        + ", `mlflow_run_id` string, `data_fingerprint` string"
+    )
+
+
+def _train(
+    features: DataFrame,
+    plan: RunPlan,
+    sweep: SweepSpec,
+    *,
+    model: str,
+    progress_interval: float | None,
+) -> DataFrame:
+    """Train every row of ``plan.to_train``: exactly one output row per row, ``ok`` or not.
 
     Units are spread over ``TASKS_PER_CORE x cores`` tasks, largest estimated cost first, so every
     core stays busy (Spark's adaptive execution would otherwise coalesce a small grouped-map stage
     into one task).
     """
+    manifest = plan.to_train
     spark = features.sparkSession
+    features = _spark.decimals_as_double(
+        features, [*sweep.feature_columns(features.columns), sweep.target]
+    )
     units = unit_columns(sweep)
     slots = assign_slots(manifest, units, cores=_spark.parallelism(spark))
     n_slots = int(slots.attrs["n_slots"])
@@ -58,7 +132,7 @@ def train_runs(
     used = training_columns(sweep, features.columns)
     # A group's rows are copied once per shard of the group, never once per run.
     data = with_slots(features.select(*used), slot_map(), on=sweep.group_by, how="inner").select(
-        *[F.col(f"left.`{c}`") for c in used], F.col("right.shard"), F.col(f"right.{UNIT}")
+        *[F.col(f"left.`{c}`") for c in used], F.col(f"right.{UNIT}")
     )
     runs = with_slots(manifest, slot_map(), on=units, how="left").select("left.*", f"right.{UNIT}")
 
@@ -76,11 +150,9 @@ def train_runs(
     )  # fmt: skip
     if tracking is not None:  # a unit that is a whole group can log the group's winner itself
         tracking = replace(tracking, whole_groups=bool((slots[WORK_UNIT_SHARD_COLUMN] == 0).all()))
+        record_plan(tracking, trained=plan.n_train, carried=plan.n_carried, removed=plan.n_removed)
     trainer = _trainer(sweep, monitor.counters, tracking)
-    schema = (
-        run_schema(sweep, _spark.column_types(features, sweep.group_by))
-        + ", `mlflow_run_id` string"
-    )
+    schema = _runs_schema(features, sweep)
     trained = (
         # Both sides hash-partitioned on the one grouping key, with an explicit partition count:
         # the cogroup reuses that partitioning (no further shuffle) and adaptive execution leaves
@@ -93,15 +165,8 @@ def train_runs(
     )
     monitor.start()
     if tracking is not None:
-        trained = _tracked(trained, tracking, features, manifest, sweep, model=model)
-    return trained.select(
-        *[F.col(f"`{c}`") for c in trained.columns if c != "mlflow_run_id"],
-        # Where the marts read how to rank runs (best_models) without knowing the spec.
-        F.lit(sweep.primary_metric).alias("primary_metric_name"),
-        F.lit(sweep.primary_direction).alias("primary_direction"),
-        F.col("mlflow_run_id"),
-        F.lit(dbt_invocation_id()).cast("string").alias("dbt_invocation_id"),
-    )
+        trained = _tracked(trained, tracking, features, sweep, model=model)
+    return trained
 
 
 def _trainer(
@@ -119,9 +184,11 @@ def _trainer(
         if len(runs):
             counters.add(units=1, failed=int((result["status"] == "failed").sum()))
         result["mlflow_run_id"] = None
+        fingerprints = dict(zip(runs["run_key"], runs["data_fingerprint"], strict=True))
+        result["data_fingerprint"] = result["run_key"].map(fingerprints)
         if log_runs and len(runs):
             assert tracking is not None
-            names = spec.feature_columns([c for c in rows.columns if c != WORK_UNIT_SHARD_COLUMN])
+            names = spec.feature_columns(list(rows.columns))
             example = sklearn_ready(rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
             ids = track_unit(result, runs["data_fingerprint"].tolist(), example, tracking)
             result["mlflow_run_id"] = pd.Series(ids, index=result.index, dtype=object)
@@ -134,7 +201,6 @@ def _tracked(
     trained: DataFrame,
     tracking: TrackingContext,
     features: DataFrame,
-    manifest: DataFrame,
     spec: SweepSpec,
     *,
     model: str,
@@ -144,15 +210,11 @@ def _tracked(
         # Eager and local: training (and child-run logging) must happen exactly once; a cached
         # DataFrame could be recomputed, logging its runs twice.
         trained = trained.localCheckpoint(eager=True)
-    except Exception:
-        fail_parent(tracking)
+    except BaseException as exc:  # Ctrl-C and cancelled jobs too: never leave the run RUNNING
+        fail_parent(tracking, status="KILLED" if _interrupted(exc) else "FAILED")
         raise
     spark = trained.sparkSession
-    summary = (
-        trained.drop("model")
-        .join(manifest.select("run_key", "data_fingerprint"), on="run_key", how="left")
-        .toPandas()
-    )
+    summary = trained.drop("model").toPandas()
     wanted = models_to_log(tracking, summary, spec)
     models = pd.DataFrame({"run_key": [], "model": []})
     examples: dict[tuple[Any, ...], pd.DataFrame] = {}
@@ -160,7 +222,11 @@ def _tracked(
         keys = spark.createDataFrame(wanted[["run_key"]], schema="`run_key` string")
         models = trained.join(F.broadcast(keys), on="run_key").select("run_key", "model").toPandas()
         examples = _examples(features, wanted[spec.group_by].drop_duplicates(), spec)
-    group_ids = finish_tracking(tracking, summary, models, examples, spec, model=model)
+    try:
+        group_ids = finish_tracking(tracking, summary, models, examples, spec, model=model)
+    except KeyboardInterrupt:
+        fail_parent(tracking, status="KILLED")
+        raise
     if tracking.level == "sweep":
         return trained.withColumn("mlflow_run_id", F.lit(tracking.parent_run_id).cast("string"))
     if tracking.level == "groups" and group_ids:
@@ -176,6 +242,12 @@ def _tracked(
             F.col("right._group_run_id").alias("mlflow_run_id"),
         ).select(*trained.columns)
     return trained
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether training stopped because the build was interrupted (Ctrl-C, or dbt cancelling the
+    model's Spark jobs), not because it failed."""
+    return isinstance(exc, KeyboardInterrupt) or "cancel" in str(exc).lower()
 
 
 def _examples(

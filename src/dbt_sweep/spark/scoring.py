@@ -29,6 +29,7 @@ def score_rows(
         if latest is not None:
             rows = rows.where(F.col(config.partition_by) >= F.lit(latest))
 
+    rows = _spark.decimals_as_double(rows, sweep.feature_columns(rows.columns))
     key_types = _spark.column_types(rows, [sweep.key, *sweep.group_by])
     partition_type = (
         _spark.column_types(rows, [config.partition_by])[config.partition_by]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dbt_sweep.tracking.context import TrackingContext
 from dbt_sweep.tracking.finish import finish_tracking
 from dbt_sweep.tracking.model_choice import models_to_log
-from dbt_sweep.tracking.parent import fail_parent, start_tracking
+from dbt_sweep.tracking.parent import fail_parent, record_plan, start_tracking
 from dbt_sweep.tracking.unit import track_unit
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "fail_parent",
     "finish_tracking",
     "models_to_log",
+    "record_plan",
     "start_tracking",
     "track_unit",
 ]

@@ -35,7 +35,7 @@ from dbt_sweep.tracking.context import HAS_MODEL_TAG, MODEL_TAG, TrackingContext
 from dbt_sweep.tracking.errors import handle_error
 from dbt_sweep.tracking.store import client
 
-__all__ = ["EMBEDDED_DB", "fail_parent", "resolve_uri", "start_tracking"]
+__all__ = ["EMBEDDED_DB", "fail_parent", "record_plan", "resolve_uri", "start_tracking"]
 
 #: The embedded store: ``mlflow ui`` (an alias of ``mlflow server`` in mlflow 3) defaults to
 #: ``sqlite:///mlflow.db`` in the working directory (mlflow.store.tracking.DEFAULT_TRACKING_URI).
@@ -234,6 +234,29 @@ def _existing_runs(
         token = page.token
         if not token:
             return out
+
+
+def record_plan(ctx: TrackingContext, *, trained: int, carried: int, removed: int) -> None:
+    """Tag the parent run with what the build did to the table: runs trained (the child runs),
+    carried forward from an earlier build (not logged again) and removed. Warns on failure.
+
+    Parameters
+    ----------
+    ctx : TrackingContext
+        The parent run and its store.
+    trained, carried, removed : int
+        The counts of :class:`dbt_sweep.spark.carry.RunPlan`.
+    """
+    counts = {"trained": trained, "carried_forward": carried, "removed": removed}
+    try:
+        for name, count in counts.items():
+            client(ctx.uri).set_tag(ctx.parent_run_id, f"dbt_sweep.runs_{name}", str(count))
+    except Exception as exc:
+        handle_error(
+            exc, uri=ctx.uri, action="tagging the parent run with the build's plan",
+            model=ctx.common_tags.get(MODEL_TAG, "?"), on_error="warn",
+            then="The runs are logged; only these tags are missing.",
+        )  # fmt: skip
 
 
 def fail_parent(ctx: TrackingContext, *, status: str = "FAILED") -> None:

@@ -1,0 +1,153 @@
+"""Scheduled builds retrain only what changed: which manifest rows to train, and which rows of the
+previous ``sweep_runs`` to carry forward unchanged.
+
+A run's identity is its ``run_key`` (group + estimator + params + the training-relevant spec), the
+group's ``data_fingerprint`` and ``trained_with`` (the versions that change results). A manifest row
+whose identity matches a row of the previous table is carried forward as it is (model bytes,
+metrics, ``mlflow_run_id``, ``trained_at``, ``dbt_invocation_id``); every other manifest row trains;
+previous rows whose ``run_key`` left the manifest are dropped. ``retry="failed"`` also retrains the
+carried rows whose status is ``failed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from dbt_sweep.spec import SweepSpec
+from dbt_sweep.training.selection import best_runs
+
+__all__ = ["IDENTITY", "RESULTS_VERSION", "RunPlan", "plan_runs", "trained_with"]
+
+#: Bump when a change to dbt-sweep changes what training produces for the same run on the same
+#: data (split, preprocessing, metrics, model bytes): every run of every sweep then retrains once.
+RESULTS_VERSION = "1"
+
+#: The columns of ``sweep_runs`` that say whether a row can be carried forward.
+IDENTITY = ("run_key", "data_fingerprint", "trained_with")
+
+
+def trained_with(spec: SweepSpec) -> str:
+    """What a run's result depends on beyond its ``run_key`` and data, as stored in
+    ``sweep_runs.trained_with``: the versions that change results, and the settings that decide a
+    run's outcome (``min_rows`` skips it) or whether its model bytes are kept (the primary metric
+    picks the winner; ``store_models``).
+
+    Examples
+    --------
+    >>> from dbt_sweep.spec import parse_spec
+    >>> spec = parse_spec({"source": "f", "group_by": "g", "target": "y", "task": "regression",
+    ...     "estimators": [{"estimator": "sklearn.linear_model.Ridge"}]}, model="m")
+    >>> trained_with(spec).startswith("dbt-sweep results 1, scikit-learn ")
+    True
+    >>> trained_with(spec).endswith("; primary_metric mae, store_models best, min_rows 10")
+    True
+    """
+    return (
+        f"dbt-sweep results {RESULTS_VERSION}, scikit-learn {version('scikit-learn')}; "
+        f"primary_metric {spec.primary_metric}, store_models {spec.store_models}, "
+        f"min_rows {spec.min_rows}" + (", refit" if spec.refit else "")
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a build does with each run: the manifest rows to train, the previous rows to keep."""
+
+    to_train: DataFrame
+    carried: DataFrame | None
+    n_train: int
+    n_carried: int
+    n_removed: int
+
+    def summary(self, model: str) -> str:
+        """The line the build's log shows for the plan."""
+        return (
+            f"{model}: {self.n_train} runs to train, {self.n_carried} carried forward unchanged, "
+            f"{self.n_removed} removed (left the spec or the data)"
+        )
+
+
+def plan_runs(
+    manifest: DataFrame,
+    previous: DataFrame | None,
+    *,
+    versions: str,
+    group_by: list[str],
+    retry: str | None = None,
+) -> RunPlan:
+    """Split the manifest into runs to train and previous rows to carry forward.
+
+    Parameters
+    ----------
+    manifest : pyspark.sql.DataFrame
+        The ``sweep_manifest`` rows of this build.
+    previous : pyspark.sql.DataFrame or None
+        The current ``sweep_runs`` table on an incremental build; None on a first build, a
+        ``--full-refresh`` or with ``retrain: all`` (then every row trains).
+    versions : str
+        This build's :func:`trained_with`.
+    group_by : list of str
+        The spec's group columns.
+    retry : {"failed"} or None, default=None
+        ``"failed"``: carried rows whose status is ``failed`` train again.
+
+    Returns
+    -------
+    RunPlan
+    """
+    if previous is None or not set(IDENTITY) <= set(previous.columns):
+        return RunPlan(manifest, None, manifest.count(), 0, 0)
+    current = manifest.select("run_key", "data_fingerprint").withColumn(
+        "trained_with", F.lit(versions)
+    )
+    unchanged = previous.select(*IDENTITY, "status").join(current, list(IDENTITY), "inner")
+    if retry == "failed":
+        unchanged = unchanged.where(F.col("status") != F.lit("failed"))
+    kept = set(unchanged.select("run_key").toPandas()["run_key"])
+    kept -= _runs_of_dethroned_groups(previous, kept, group_by)
+    n_manifest, n_previous = manifest.count(), previous.count()
+    keep = manifest.sparkSession.createDataFrame(
+        [(key,) for key in sorted(kept)], schema="`run_key` string"
+    )
+    n_removed = previous.select("run_key").join(current, "run_key", "left_anti").count()
+    return RunPlan(
+        to_train=manifest.join(F.broadcast(keep), "run_key", "left_anti"),
+        carried=previous.join(F.broadcast(keep), "run_key", "left_semi"),
+        n_train=n_manifest - len(kept),
+        n_carried=len(kept),
+        n_removed=min(n_removed, n_previous),
+    )
+
+
+def _runs_of_dethroned_groups(previous: DataFrame, kept: set[str], group_by: list[str]) -> set[str]:
+    """The kept runs of groups whose previous winner is not kept.
+
+    Only a group's winner carries model bytes (``store_models: best``): were its other runs carried
+    while the winner retrains or leaves, a carried run could become the winner without bytes. Such
+    a group retrains all its runs.
+    """
+    rows = previous.select(
+        *group_by,
+        "run_key",
+        "status",
+        "primary_metric",
+        "primary_direction",
+        F.col("model").isNotNull().alias("has_model"),
+    ).toPandas()
+    if rows.empty:
+        return set()
+    direction = (
+        str(rows["primary_direction"].dropna().iloc[0])
+        if rows["primary_direction"].notna().any()
+        else "minimize"
+    )
+    winners = best_runs(rows[rows["has_model"]], group_by, direction)
+    lost = winners[~winners["run_key"].isin(kept)][group_by]
+    if lost.empty:
+        return set()
+    dethroned = rows.merge(lost, on=group_by, how="inner")["run_key"]
+    return set(dethroned) & kept
