@@ -97,7 +97,8 @@ def _check_keys(features: DataFrame, spec: SweepSpec, stats: pd.DataFrame, *, mo
     if nulls:
         example = features.where(F.col(f"`{key}`").isNull()).select(*spec.group_by).first()
         found = (
-            f"{nulls} rows of '{spec.source}' have a null '{key}' (e.g. in group {_group(example)})"
+            f"{_rows(nulls)} of '{spec.source}' {'has' if nulls == 1 else 'have'} a null '{key}' "
+            f"(e.g. in group {_group(example)})"
         )
     else:
         example = (
@@ -108,7 +109,8 @@ def _check_keys(features: DataFrame, spec: SweepSpec, stats: pd.DataFrame, *, mo
             .first()
         )
         found = (
-            f"{repeats} rows of '{spec.source}' repeat a key of their group (e.g. {key}="
+            f"{_rows(repeats)} of '{spec.source}' {'repeats' if repeats == 1 else 'repeat'} a key of "
+            f"their group (e.g. {key}="
             f"{example[key]!r} appears {example['count']} times in group {_group(example, spec)})"
         )
     raise SweepDataError(
@@ -117,6 +119,10 @@ def _check_keys(features: DataFrame, spec: SweepSpec, stats: pd.DataFrame, *, mo
         "non-null within each group in the feature model, or drop 'key' from the spec (rows are "
         "then ordered by all their columns)."
     )
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
 
 
 def _group(row: Any, spec: SweepSpec | None = None) -> str:
