@@ -30,7 +30,7 @@
   {%- set on_schema_change = incremental_validate_on_schema_change(config.get('on_schema_change'), default='ignore') -%}
   {%- set incremental_predicates = config.get('predicates', none) or config.get('incremental_predicates', none) -%}
   {%- set target_relation = this -%}
-  {%- set existing_relation = sweep_restore_backup(this) -%}
+  {%- set existing_relation = adapter.dispatch('sweep_restore_backup', 'sweep')(this) -%}
   {% set tmp_relation = this.incorporate(path = {"identifier": this.identifier ~ '__dbt_tmp'}) -%}
 
   {#-- for SQL model we will create temp view that doesn't have database and schema --#}
@@ -64,11 +64,11 @@
   {%- elif (existing_relation.is_view or should_full_refresh()) and swap -%}
     {#-- Relation must be recreated: build it aside, then swap it in --#}
     {%- set intermediate_relation = make_intermediate_relation(target_relation.incorporate(type='table')) -%}
-    {%- do sweep_drop_leftover(intermediate_relation) -%}
+    {%- do adapter.dispatch('sweep_drop_leftover', 'sweep')(intermediate_relation) -%}
     {%- call statement('main', language=language) -%}
       {{ create_table_as(False, intermediate_relation, compiled_code, language) }}
     {%- endcall -%}
-    {%- do sweep_swap_in(intermediate_relation, target_relation, existing_relation) -%}
+    {%- do adapter.dispatch('sweep_swap_in', 'sweep')(intermediate_relation, target_relation, existing_relation) -%}
     {% do persist_constraints(target_relation, model) %}
   {%- elif existing_relation.is_view or should_full_refresh() -%}
     {#-- Relation must be dropped & recreated --#}
@@ -87,12 +87,12 @@
     {%- endcall -%}
     {%- do process_schema_changes(on_schema_change, tmp_relation, existing_relation) -%}
     {%- if swap and language == 'python' and strategy == 'insert_overwrite' and not partition_by
-          and sweep_same_columns(tmp_relation, existing_relation) -%}
+          and adapter.dispatch('sweep_same_columns', 'sweep')(tmp_relation, existing_relation) -%}
       {#-- The whole table is replaced: swap the complete new one in --#}
       {%- call statement('main') -%}
         select 'swap {{ tmp_relation }} in as {{ target_relation }}' as action
       {%- endcall -%}
-      {%- do sweep_swap_in(tmp_relation, target_relation, existing_relation) -%}
+      {%- do adapter.dispatch('sweep_swap_in', 'sweep')(tmp_relation, target_relation, existing_relation) -%}
     {%- else -%}
       {%- call statement('main') -%}
         {{ dbt_spark_get_incremental_sql(strategy, tmp_relation, target_relation, existing_relation, unique_key, incremental_predicates) }}

@@ -11,7 +11,7 @@
 {%- if target.type != 'spark' -%}
 {{ return(dbt.py_write_table(compiled_code, target_relation)) }}
 {%- endif -%}
-{{- sweep_assert_session_method() -}}
+{{- adapter.dispatch('sweep_assert_session_method', 'sweep')() -}}
 {%- set partition_by = config.get('partition_by') -%}
 {%- if partition_by is string -%}{%- set partition_by = [partition_by] -%}{%- endif -%}
 {{ compiled_code }}
@@ -46,6 +46,10 @@ writer.saveAsTable("{{ target_relation }}")
     Jinja: dbt-spark exposes only host, port, cluster, endpoint, schema and organization.)
 -#}
 {% macro sweep_assert_session_method() %}
+  {{- return(adapter.dispatch('sweep_assert_session_method', 'sweep')()) -}}
+{% endmacro %}
+
+{% macro default__sweep_assert_session_method() %}
 {%- set databricks_cluster = target.cluster or config.get('cluster_id') -%}
 {%- if not databricks_cluster and config.get('submission_method', 'session') == 'session' -%}
 {%- if adapter.dbt_sweep_session_method is not defined -%}

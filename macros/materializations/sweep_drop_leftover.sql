@@ -3,6 +3,10 @@
     table of a build that failed before its swap (see macros/materializations/table.sql).
 -#}
 {% macro sweep_drop_leftover(relation) %}
+  {{- return(adapter.dispatch('sweep_drop_leftover', 'sweep')(relation)) -}}
+{% endmacro %}
+
+{% macro default__sweep_drop_leftover(relation) %}
   {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema,
                                           identifier=relation.identifier) -%}
   {%- if existing is not none -%}

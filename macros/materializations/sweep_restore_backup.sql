@@ -5,6 +5,10 @@
     Returns the relation now at `target_relation` (none if there is none).
 -#}
 {% macro sweep_restore_backup(target_relation) %}
+  {{- return(adapter.dispatch('sweep_restore_backup', 'sweep')(target_relation)) -}}
+{% endmacro %}
+
+{% macro default__sweep_restore_backup(target_relation) %}
   {%- set old_relation = adapter.get_relation(database=target_relation.database,
                                               schema=target_relation.schema,
                                               identifier=target_relation.identifier) -%}

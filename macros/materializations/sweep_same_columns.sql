@@ -3,6 +3,10 @@
     in for the other then changes no column (see macros/materializations/incremental.sql).
 -#}
 {% macro sweep_same_columns(relation, other) %}
+  {{- return(adapter.dispatch('sweep_same_columns', 'sweep')(relation, other)) -}}
+{% endmacro %}
+
+{% macro default__sweep_same_columns(relation, other) %}
   {%- set columns = adapter.get_columns_in_relation(relation) -%}
   {%- set other_columns = adapter.get_columns_in_relation(other) -%}
   {%- set ns = namespace(same=(columns | length) == (other_columns | length)) -%}

@@ -6,6 +6,10 @@
     Used by the `table` and `incremental` materializations (macros/materializations/).
 -#}
 {% macro sweep_swap_in(new_relation, target_relation, old_relation) %}
+  {{- return(adapter.dispatch('sweep_swap_in', 'sweep')(new_relation, target_relation, old_relation)) -}}
+{% endmacro %}
+
+{% macro default__sweep_swap_in(new_relation, target_relation, old_relation) %}
   {%- if old_relation is not none -%}
     {%- set backup_relation = make_backup_relation(target_relation, old_relation.type) -%}
     {%- do adapter.rename_relation(old_relation, backup_relation) -%}

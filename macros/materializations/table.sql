@@ -25,7 +25,7 @@
                                                 type='table') -%}
   {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
 
-  {%- set old_relation = sweep_restore_backup(target_relation) -%}
+  {%- set old_relation = adapter.dispatch('sweep_restore_backup', 'sweep')(target_relation) -%}
   {%- if old_relation is not none -%}
     {%- set in_place = (old_relation.is_delta and file_format == 'delta')
                        or (old_relation.is_iceberg and file_format == 'iceberg') -%}
@@ -47,11 +47,11 @@
       {{ create_table_as(False, target_relation, compiled_code, language) }}
     {%- endcall -%}
   {%- else -%}
-    {%- do sweep_drop_leftover(intermediate_relation) -%}
+    {%- do adapter.dispatch('sweep_drop_leftover', 'sweep')(intermediate_relation) -%}
     {%- call statement('main', language=language) -%}
       {{ create_table_as(False, intermediate_relation, compiled_code, language) }}
     {%- endcall -%}
-    {%- do sweep_swap_in(intermediate_relation, target_relation, old_relation) -%}
+    {%- do adapter.dispatch('sweep_swap_in', 'sweep')(intermediate_relation, target_relation, old_relation) -%}
   {%- endif -%}
 
   {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}

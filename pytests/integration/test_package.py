@@ -182,3 +182,15 @@ def test_seeds_load_through_the_package(project: Project, build) -> None:
     )
     assert loaded in compiled.read_text()
     assert len(project.table("sales")) == 120
+
+
+def test_the_package_materializations_keep_the_table_until_the_new_one_is_complete(
+    project: Project, build
+) -> None:
+    """The root project's wrappers (integration_tests/macros/) take the package's table
+    materialization: a rebuild writes the table aside and swaps it in through a backup name."""
+    rebuilt = project.dbt("run", "-s", "feat_sales")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-4000:]
+    log = (project.path / "logs" / "dbt.log").read_text()
+    assert "feat_sales__dbt_tmp" in log and "feat_sales__dbt_backup" in log
+    assert len(project.table("feat_sales")) == 120
