@@ -2,6 +2,8 @@
 
 All in-process dbt runs share one JVM and one Derby metastore in a temporary folder; tests that run
 dbt as a subprocess point SWEEP_SPARK_DIR elsewhere, since Derby admits one process at a time.
+The files of the test projects (sweep models and their specs, the `sales` seed) are built by
+`integration/projects.py`, so that a test module writes only what its project changes.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def session_target(spark_dir: Path, *, threads: int = 2) -> dict[str, Any]:
         "schema": "sweep_test",
         "threads": threads,
         "server_side_parameters": {
-            "spark.master": "local[2]",
+            "spark.master": "local[2, 4]",  # retries a task whose Python worker died, as the profile does
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.ui.enabled": "false",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from dbt.tests.util import run_dbt
+from projects import sweep_models
 
 pytestmark = pytest.mark.integration
 
@@ -18,76 +19,31 @@ SALES_CSV = (
     + "\n"
 )
 
-MANIFEST_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    return dbt_sweep.models.sweep_manifest(dbt.ref("{source}"), spec, model=dbt.this.identifier)
+SPEC = """\
+source: feat_sales
+group_by: store
+target: t
+task: regression
+features: [a, b]
+estimators:
+  - estimator: sklearn.linear_model.LinearRegression
+  - estimator: sklearn.tree.DecisionTreeRegressor
+    params: {random_state: 0}
+    grid: {max_depth: [2, 4]}
+split: {kind: random, test_size: 0.25, seed: 1}
+metrics: [mae, rmse]
+min_rows: 10
 """
 
-RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    features = dbt.ref("feat_sales")
-    manifest = dbt.ref("sales_manifest")
-    return dbt_sweep.models.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
-"""
-
-SCHEMA_YML = """\
-version: 2
-models:
-  - name: sales_manifest
-    config:
-      sweep: &good
-        source: feat_sales
-        group_by: store
-        target: t
-        task: regression
-        features: [a, b]
-        estimators:
-          - estimator: sklearn.linear_model.LinearRegression
-          - estimator: sklearn.tree.DecisionTreeRegressor
-            params: {random_state: 0}
-            grid: {max_depth: [2, 4]}
-        split: {kind: random, test_size: 0.25, seed: 1}
-        metrics: [mae, rmse]
-        min_rows: 10
-  - name: sales_runs
-    config:
-      sweep: *good
-  - name: disallowed_estimator
-    config:
-      sweep:
-        <<: *good
-        estimators: [{estimator: os.system}]
-  - name: wrong_grid_type
-    config:
-      sweep:
-        <<: *good
-        estimators: [{estimator: sklearn.svm.SVR, grid: {C: [1.0, -1]}}]
-  - name: missing_column
-    config:
-      sweep:
-        <<: *good
-        features: [a, nope]
-  - name: metric_for_other_task
-    config:
-      sweep:
-        <<: *good
-        metrics: [accuracy]
-        primary_metric: accuracy
-  - name: empty_source
-    config:
-      sweep:
-        <<: *good
-        source: feat_empty
-  - name: no_spec
-"""
+# Model name -> the spec keys it breaks (None: no sweep config at all).
+BROKEN = {
+    "disallowed_estimator": {"estimators": [{"estimator": "os.system"}]},
+    "wrong_grid_type": {"estimators": [{"estimator": "sklearn.svm.SVR", "grid": {"C": [1.0, -1]}}]},
+    "missing_column": {"features": ["a", "nope"]},
+    "metric_for_other_task": {"metrics": ["accuracy"], "primary_metric": "accuracy"},
+    "empty_source": {"source": "feat_empty"},
+    "no_spec": None,
+}
 
 
 class TestBadInput:
@@ -97,24 +53,11 @@ class TestBadInput:
 
     @pytest.fixture(scope="class")
     def models(self):
-        broken = {
-            name: MANIFEST_PY.format(source="feat_sales")
-            for name in (
-                "disallowed_estimator",
-                "wrong_grid_type",
-                "missing_column",
-                "metric_for_other_task",
-                "no_spec",
-            )
-        }
+        sweeps = {"sales_manifest": None, "sales_runs": "sales_manifest", **dict.fromkeys(BROKEN)}
         return {
-            "schema.yml": SCHEMA_YML,
             "feat_sales.sql": "select * from {{ ref('sales') }}",
             "feat_empty.sql": "select * from {{ ref('sales') }} where 1 = 0",
-            "sales_manifest.py": MANIFEST_PY.format(source="feat_sales"),
-            "sales_runs.py": RUNS_PY,
-            "empty_source.py": MANIFEST_PY.format(source="feat_empty"),
-            **{f"{name}.py": code for name, code in broken.items()},
+            **sweep_models(SPEC, sweeps, changes=BROKEN),
         }
 
     @pytest.fixture(scope="class")

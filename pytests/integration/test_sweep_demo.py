@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 from dbt.tests.util import run_dbt, write_file
+from projects import REPO, ParquetProject, query
 
 from dbt_sweep.spec import parse_spec
 from dbt_sweep.training.serialize import load_model
 from dbt_sweep.training.unit import holdout_rows
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _folder(path: Path, suffixes: tuple[str, ...] = (".sql", ".py", ".yml", ".md")) -> dict:
@@ -51,7 +50,7 @@ def model(dbt, session):
 """
 
 
-class _DemoProject:
+class _DemoProject(ParquetProject):
     """The repository's project as a dbt test project (fixtures only; subclasses hold the tests)."""
 
     @pytest.fixture(scope="class")
@@ -80,14 +79,8 @@ class _DemoProject:
     def seeds(self):
         return {path.name: path.read_text() for path in (REPO / "seeds").glob("*.csv")}
 
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
-
     def frame(self, project, sql: str) -> pd.DataFrame:
-        schema = project.test_schema
-        rows = project.run_sql(sql.format(schema=schema), fetch="all")
-        return pd.DataFrame([row.asDict() for row in rows])
+        return query(project, sql.format(schema=project.test_schema))
 
 
 class TestDemoBuild(_DemoProject):

@@ -4,16 +4,15 @@ trials exploded by the `sweep_trials` macro, winners chosen in log loss's direct
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from dbt.tests.util import run_dbt
+from projects import REPO, ParquetProject, sweep_models, table
 from sklearn.datasets import load_breast_cancer
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["f0", "f1", "f2", "f3", "f4"]
 
 
@@ -27,71 +26,40 @@ def _patients_csv() -> str:
     return frame.to_csv(index=False)
 
 
-MANIFEST_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    return dbt_sweep.models.sweep_manifest(dbt.ref("feat_patients"), spec, model=dbt.this.identifier)
-"""
-
-RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    manifest = dbt.ref("patients_manifest")
-    return dbt_sweep.models.sweep_runs(dbt.ref("feat_patients"), manifest, spec, model=dbt.this.identifier)
-"""
-
-SCHEMA_YML = f"""\
-version: 2
-models:
-  - name: patients_manifest
-    config:
-      sweep: &search
-        source: feat_patients
-        group_by: cohort
-        key: patient_id
-        target: diagnosis
-        task: classification
-        features: {FEATURES}
-        estimators:
-          - name: sgd_pruned
-            estimator: sklearn.linear_model.SGDClassifier
-            search: optuna
-            params: {{loss: log_loss, learning_rate: constant}}
-            space:
-              alpha: {{float: [0.00001, 1.0], log: true}}
-              eta0: {{float: [0.0001, 1.0], log: true}}
-            trials: 12
-            pruning: {{pruner: median, epochs: 6, warmup: 1}}
-          - name: logreg_halving
-            estimator: sklearn.linear_model.LogisticRegression
-            params: {{max_iter: 500}}
-            grid: {{C: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]}}
-            halving: {{factor: 2, min_rows: 40}}
-        preprocessing: {{scale: standard}}
-        split: {{kind: random, test_size: 0.25, seed: 3}}
-        metrics: [log_loss, accuracy, f1]
-        primary_metric: log_loss
-        tracking: {{enabled: false}}
-  - name: patients_runs
-    config:
-      sweep: *search
+SPEC = f"""\
+source: feat_patients
+group_by: cohort
+key: patient_id
+target: diagnosis
+task: classification
+features: {FEATURES}
+estimators:
+  - name: sgd_pruned
+    estimator: sklearn.linear_model.SGDClassifier
+    search: optuna
+    params: {{loss: log_loss, learning_rate: constant}}
+    space:
+      alpha: {{float: [0.00001, 1.0], log: true}}
+      eta0: {{float: [0.0001, 1.0], log: true}}
+    trials: 12
+    pruning: {{pruner: median, epochs: 6, warmup: 1}}
+  - name: logreg_halving
+    estimator: sklearn.linear_model.LogisticRegression
+    params: {{max_iter: 500}}
+    grid: {{C: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]}}
+    halving: {{factor: 2, min_rows: 40}}
+preprocessing: {{scale: standard}}
+split: {{kind: random, test_size: 0.25, seed: 3}}
+metrics: [log_loss, accuracy, f1]
+primary_metric: log_loss
+tracking: {{enabled: false}}
 """
 
 
-class TestClassificationSearch:
+class TestClassificationSearch(ParquetProject):
     @pytest.fixture(scope="class")
     def seeds(self):
         return {"patients.csv": _patients_csv()}
-
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
 
     @pytest.fixture(scope="class")
     def macros(self):
@@ -103,10 +71,8 @@ class TestClassificationSearch:
     @pytest.fixture(scope="class")
     def models(self):
         return {
-            "schema.yml": SCHEMA_YML,
+            **sweep_models(SPEC, {"patients_manifest": None, "patients_runs": "patients_manifest"}),
             "feat_patients.sql": "select * from {{ ref('patients') }}",
-            "patients_manifest.py": MANIFEST_PY,
-            "patients_runs.py": RUNS_PY,
             "patients_trials.sql": "{{ sweep_trials(ref('patients_runs'), group_by=['cohort']) }}",
             "patients_best.sql": "{{ sweep_best_models(ref('patients_runs'), group_by=['cohort']) }}",
         }
@@ -115,12 +81,10 @@ class TestClassificationSearch:
     def tables(self, project):
         run_dbt(["seed"])
         run_dbt(["run"])
-
-        def frame(name: str) -> pd.DataFrame:
-            rows = project.run_sql(f"select * from {project.test_schema}.{name}", fetch="all")
-            return pd.DataFrame([row.asDict() for row in rows])
-
-        return {name: frame(name) for name in ("patients_runs", "patients_trials", "patients_best")}
+        return {
+            name: table(project, name)
+            for name in ("patients_runs", "patients_trials", "patients_best")
+        }
 
     def test_trials_are_exploded_with_pruning_and_halving_fields(self, tables):
         runs, trials = tables["patients_runs"], tables["patients_trials"]

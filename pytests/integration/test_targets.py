@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,10 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from projects import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 PROJECT_PARTS = ("dbt_project.yml", "models", "python_models", "macros", "seeds", "conf")
 DBT = str(Path(sys.executable).with_name("dbt"))
 SERVICE_TIMEOUT = 300  # seconds for a service script
@@ -80,12 +79,6 @@ class OnlyShippedDbtSweep:
 sys.meta_path.insert(0, OnlyShippedDbtSweep())
 '''
 STRICT_MESSAGE = "strict test worker: only a shipped zip may provide it"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _strict_python(folder: Path) -> Path:
@@ -145,12 +138,12 @@ class Services:
 def services(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("services")
     strict = _strict_python(root / "strict")
-    master_port, connect_port = _free_port(), _free_port()
+    master_port, connect_port = free_port(), free_port()
     env = {
         **_base_env(),
         "SWEEP_LOCAL_DIR": str(root / "local"),
         "SPARK_MASTER_PORT": str(master_port),
-        "SPARK_MASTER_WEBUI_PORT": str(_free_port()),
+        "SPARK_MASTER_WEBUI_PORT": str(free_port()),
         "SPARK_CONNECT_PORT": str(connect_port),
         "SWEEP_WORKER_MEMORY": "1536m",
         "SPARK_CONNECT_MEMORY": "1g",
@@ -421,7 +414,7 @@ def test_without_shipping_the_strict_workers_cannot_import_dbt_sweep(builds, ser
 )
 def test_an_unreachable_master_fails_fast_naming_the_url(services, tmp_path, target, variable, url):
     project = _project(tmp_path / "project")
-    url = url.format(port=_free_port())
+    url = url.format(port=free_port())
     env = _target_env(project, target, services, **{variable: url})
     started = time.monotonic()
     result = _dbt(project, ["run", "--target", target, "-s", "sweep_manifest"], env, timeout=120)

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,79 +28,44 @@ import yaml
 from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
+from projects import (
+    REPO,
+    ParquetProject,
+    free_port,
+    sales_csv,
+    sales_spec,
+    sweep_models,
+    table,
+    write_files,
+)
 
 from dbt_sweep.training.serialize import load_model
 
 pytestmark = pytest.mark.integration
 
 
-def _rows(store: str, n: int, slope: float) -> list[str]:
-    rng = np.random.default_rng(zlib.crc32(store.encode()))  # the same data in every process
-    return [f"{store},{i},{a:.4f},{b:.4f},{slope * a - b + 0.1 * e:.4f}"
-            for i, (a, b, e) in enumerate(rng.normal(size=(n, 3)))]  # fmt: skip
+SPEC = sales_spec("""\
+estimators:
+  - estimator: sklearn.linear_model.Ridge
+    grid: {alpha: [0.1, 10.0]}
+  - estimator: sklearn.tree.DecisionTreeRegressor
+    params: {random_state: 0}
+    grid: {max_depth: [2, 4]}
+  - name: broken
+    estimator: sklearn.linear_model.PoissonRegressor
+preprocessing: {scale: standard}
+metrics: [rmse, mae, r2]
+tracking: {enabled: false}
+""")
 
 
-SALES_CSV = "\n".join(["store,row_id,a,b,t", *_rows("s1", 40, 2.0), *_rows("s2", 40, -1.0),
-                       *_rows("s3", 40, 0.5)]) + "\n"  # fmt: skip
-
-MANIFEST_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    return dbt_sweep.models.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
-"""
-
-RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    manifest = dbt.ref("sales_manifest")
-    return dbt_sweep.models.sweep_runs(dbt.ref("sales"), manifest, spec, model=dbt.this.identifier)
-"""
-
-SPEC = """\
-        source: sales
-        group_by: store
-        key: row_id
-        target: t
-        task: regression
-        features: [a, b]
-        estimators:
-          - estimator: sklearn.linear_model.Ridge
-            grid: {{alpha: [0.1, 10.0]}}
-          - estimator: sklearn.tree.DecisionTreeRegressor
-            params: {{random_state: 0}}
-            grid: {{max_depth: [2, 4]}}
-          - name: broken
-            estimator: sklearn.linear_model.PoissonRegressor
-        preprocessing: {{scale: standard}}
-        split: {{kind: random, test_size: 0.25, seed: 1}}
-        metrics: [rmse, mae, r2]
-        min_rows: 10
-        tracking: {tracking}
-"""
-
-
-def _schema(**runs_models: str) -> str:
+def _models(**tracking: dict) -> dict[str, str]:
     """A manifest model and one runs model per (name -> tracking mapping), all on the same spec."""
-    out = ["version: 2", "models:", "  - name: sales_manifest", "    config:", "      sweep:",
-           SPEC.format(tracking="{enabled: false}").rstrip()]  # fmt: skip
-    for name, tracking in runs_models.items():
-        out += [
-            f"  - name: {name}",
-            "    config:",
-            "      sweep:",
-            SPEC.format(tracking=tracking).rstrip(),
-        ]
-    return "\n".join(out) + "\n"
-
-
-def _frame(project, table: str, *, schema: str | None = None) -> pd.DataFrame:
-    rows = project.run_sql(f"select * from {schema or project.test_schema}.{table}", fetch="all")
-    return pd.DataFrame([row.asDict() for row in rows])
+    return sweep_models(
+        SPEC,
+        {"sales_manifest": None, **dict.fromkeys(tracking, "sales_manifest")},
+        changes={name: {"tracking": value} for name, value in tracking.items()},
+    )
 
 
 def _children(client: MlflowClient, experiment: str) -> list:
@@ -111,14 +74,10 @@ def _children(client: MlflowClient, experiment: str) -> list:
     return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 
 
-class _Base:
+class _Base(ParquetProject):
     @pytest.fixture(scope="class")
     def seeds(self):
-        return {"sales.csv": SALES_CSV}
-
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
+        return {"sales.csv": sales_csv()}
 
 
 def _check_runs_match_table(
@@ -161,7 +120,7 @@ def _check_winner_model(
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=logged[0].artifact_location, tracking_uri=uri
     )
-    features = _frame(project, "sales")
+    features = table(project, "sales")
     X = features[features["store"] == winner["store"]][["a", "b"]]
     expected = load_model(bytes(winner["model"])).predict(X)
     np.testing.assert_allclose(mlflow.sklearn.load_model(local).predict(X), expected)
@@ -176,20 +135,16 @@ class TestTracking(_Base):
 
     @pytest.fixture(scope="class")
     def down(self):
-        return f"http://127.0.0.1:{_free_port()}"
+        return f"http://127.0.0.1:{free_port()}"
 
     @pytest.fixture(scope="class")
     def models(self, mlflow_server_starting, down):
-        schema = _schema(
-            sales_runs="{}",
-            sales_remote=f"{{uri: '{mlflow_server_starting.uri}', experiment: sales_remote}}",
-            runs_fail=f"{{uri: '{down}'}}",
-            runs_warn=f"{{uri: '{down}', on_error: warn}}",
+        return _models(
+            sales_runs={},
+            sales_remote={"uri": mlflow_server_starting.uri, "experiment": "sales_remote"},
+            runs_fail={"uri": down},
+            runs_warn={"uri": down, "on_error": "warn"},
         )
-        runs = dict.fromkeys(
-            ("sales_runs.py", "sales_remote.py", "runs_fail.py", "runs_warn.py"), RUNS_PY
-        )
-        return {"sales_manifest.py": MANIFEST_PY, **runs, "schema.yml": schema}
 
     @pytest.fixture(scope="class")
     def tracking_uri_env_before(self, project):
@@ -204,7 +159,7 @@ class TestTracking(_Base):
 
     def test_child_runs_equal_the_table(self, project, built):
         assert str(built["sales_runs"].status) == "success"
-        runs, manifest = _frame(project, "sales_runs"), _frame(project, "sales_manifest")
+        runs, manifest = table(project, "sales_runs"), table(project, "sales_manifest")
         _check_runs_match_table(MlflowClient(self.uri(project)), runs, manifest, "sales_runs")
 
     def test_parent_run_has_tags_figure_and_table(self, project, built):
@@ -221,7 +176,7 @@ class TestTracking(_Base):
         assert parent.data.tags["dbt.unique_id"] == "model.test.sales_runs"
         assert (
             parent.data.tags["dbt.invocation_id"]
-            == _frame(project, "sales_runs")["dbt_invocation_id"][0]
+            == table(project, "sales_runs")["dbt_invocation_id"][0]
         )
         assert {"dbt.target", "spec_hash"} <= set(parent.data.tags)
         assert parent.data.metrics["n_failed"] == 3
@@ -231,12 +186,12 @@ class TestTracking(_Base):
     def test_winner_model_loads_and_predicts_like_the_table(self, project, built):
         uri = self.uri(project)
         _check_winner_model(
-            MlflowClient(uri), project, _frame(project, "sales_runs"), uri, "sales_runs"
+            MlflowClient(uri), project, table(project, "sales_runs"), uri, "sales_runs"
         )
 
     def test_child_runs_and_winner_models_on_the_server(self, project, built, mlflow_server):
         assert str(built["sales_remote"].status) == "success"
-        runs, manifest = _frame(project, "sales_remote"), _frame(project, "sales_manifest")
+        runs, manifest = table(project, "sales_remote"), table(project, "sales_manifest")
         client = MlflowClient(mlflow_server)
         _check_runs_match_table(client, runs, manifest, "sales_remote")
         _check_winner_model(client, project, runs, mlflow_server, "sales_remote")
@@ -263,7 +218,7 @@ class TestTracking(_Base):
 
     def test_warn_trains_and_materialises_without_tracking(self, project, built):
         assert str(built["runs_warn"].status) == "success"
-        runs = _frame(project, "runs_warn")
+        runs = table(project, "runs_warn")
         assert len(runs) == 15
         assert runs["mlflow_run_id"].isna().all()
         assert (runs["status"] == "ok").sum() == 12
@@ -276,9 +231,9 @@ class TestTracking(_Base):
         assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_uri_env_before
 
     def test_second_build_reuses_unchanged_child_runs(self, project, built):
-        before = _frame(project, "sales_runs").set_index("run_key")["mlflow_run_id"]
+        before = table(project, "sales_runs").set_index("run_key")["mlflow_run_id"]
         run_dbt(["run", "-s", "sales_runs"])
-        after = _frame(project, "sales_runs").set_index("run_key")["mlflow_run_id"]
+        after = table(project, "sales_runs").set_index("run_key")["mlflow_run_id"]
         assert after.sort_index().equals(before.sort_index())
         client = MlflowClient(self.uri(project))
         assert len(_children(client, "sales_runs")) == 15
@@ -304,8 +259,8 @@ class TestTracking(_Base):
         results = {r.node.name: r for r in run_dbt(["build", "--project-dir", str(root)])}
         assert str(results["sales_runs"].status) == "success"
         assert (root / "mlflow.db").exists(), "the second project logged into another store"
-        runs = _frame(project, "sales_runs", schema=schema)
-        manifest = _frame(project, "sales_manifest", schema=schema)
+        runs = table(project, "sales_runs", schema=schema)
+        manifest = table(project, "sales_manifest", schema=schema)
         _check_runs_match_table(
             MlflowClient(f"sqlite:///{root / 'mlflow.db'}"), runs, manifest, "sales_runs"
         )
@@ -326,24 +281,15 @@ def _second_project(project, root: Path) -> Path:
     (root / "dbt_project.yml").write_text(yaml.safe_dump(config))
     for folder in ("seeds", "macros"):
         shutil.copytree(source / folder, root / folder)
-    (root / "models").mkdir()
-    for name, text in {"sales_manifest.py": MANIFEST_PY, "sales_runs.py": RUNS_PY,
-                       "schema.yml": _schema(sales_runs="{}")}.items():  # fmt: skip
-        (root / "models" / name).write_text(text)
+    write_files(root / "models", _models(sales_runs={}))
     return root
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Server:
     """A real `mlflow server` process on 127.0.0.1: started at once, waited for when first used."""
 
     def __init__(self, root: Path) -> None:
-        port = _free_port()
+        port = free_port()
         self.uri = f"http://127.0.0.1:{port}"
         self.log_path = root / "server.log"
         command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
@@ -433,33 +379,23 @@ class CrashOnceRidge(Ridge):
 """
 
 RETRY_STORES = 9  # units; local[2,2] deals them to 8 tasks, so one task trains two
-RETRY_SPEC = """\
-        source: sales
-        group_by: store
-        key: row_id
-        target: t
-        task: regression
-        features: [a, b]
-        allowed_modules: ["sklearn.", "crash_once."]
-        estimators:
-          - estimator: sklearn.linear_model.Ridge
-            grid: {alpha: [0.1, 10.0]}
-          - estimator: crash_once.CrashOnceRidge
-            params: {alpha: 1000.0}  # never a winner: only sklearn types may be logged as models
-        split: {kind: random, test_size: 0.25, seed: 1}
-        metrics: [rmse]
-        min_rows: 10
-        tracking: TRACKING
-"""
+RETRY_SPEC = sales_spec("""\
+allowed_modules: ["sklearn.", "crash_once."]
+estimators:
+  - estimator: sklearn.linear_model.Ridge
+    grid: {alpha: [0.1, 10.0]}
+  - estimator: crash_once.CrashOnceRidge
+    params: {alpha: 1000.0}  # never a winner: only sklearn types may be logged as models
+metrics: [rmse]
+""")
 # Workers log each group's winner (a unit is a whole group) into its child run, or at level sweep
 # into the parent run: a retried unit leaves duplicate runs in one, duplicate models in the other.
 RETRY_TRACKING = {
-    "sales_manifest": "{enabled: false}",
-    "sales_runs": "{register: true}",
-    "sales_sweep": "{level: sweep, register: true, experiment: sales_sweep}",
+    "sales_manifest": {"enabled": False},
+    "sales_runs": {"register": True},
+    "sales_sweep": {"level": "sweep", "register": True, "experiment": "sales_sweep"},
 }
 DBT = str(Path(sys.executable).with_name("dbt"))
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _retry_project(root: Path) -> Path:
@@ -470,9 +406,7 @@ def _retry_project(root: Path) -> Path:
     target = example["sweep"]["outputs"]["local"]
     target["schema"] = "retry"
     target["server_side_parameters"]["spark.master"] = "local[2,2]"
-    (root / "models").mkdir(parents=True)
-    (root / "seeds").mkdir()
-    (root / "helpers").mkdir()
+    (root / "helpers").mkdir(parents=True)
     (root / "profiles.yml").write_text(
         yaml.safe_dump({"sweep": {"target": "local", "outputs": {"local": target}}})
     )
@@ -482,15 +416,15 @@ def _retry_project(root: Path) -> Path:
     }))  # fmt: skip
     for folder in ("macros", "conf"):
         shutil.copytree(REPO / folder, root / folder)
-    stores = [f"s{i:02d}" for i in range(RETRY_STORES)]
-    rows = [row for i, store in enumerate(stores) for row in _rows(store, 40, 0.5 + i)]
-    (root / "seeds" / "sales.csv").write_text("\n".join(["store,row_id,a,b,t", *rows]) + "\n")
-    (root / "models" / "sales_manifest.py").write_text(MANIFEST_PY)
-    (root / "models" / "sales_runs.py").write_text(RUNS_PY)
-    (root / "models" / "sales_sweep.py").write_text(RUNS_PY)
-    configs = [f"  - name: {name}\n    config:\n      sweep:\n" + RETRY_SPEC.replace("TRACKING", tracking)
-               for name, tracking in RETRY_TRACKING.items()]  # fmt: skip
-    (root / "models" / "schema.yml").write_text("version: 2\nmodels:\n" + "\n".join(configs))
+    slopes = {f"s{i:02d}": 0.5 + i for i in range(RETRY_STORES)}
+    write_files(root / "seeds", {"sales.csv": sales_csv(slopes)})
+    models = {
+        "sales_manifest": None,
+        "sales_runs": "sales_manifest",
+        "sales_sweep": "sales_manifest",
+    }
+    changes = {name: {"tracking": tracking} for name, tracking in RETRY_TRACKING.items()}
+    write_files(root / "models", sweep_models(RETRY_SPEC, models, changes=changes))
     (root / "helpers" / "crash_once.py").write_text(CRASH_ONCE_PY)
     return root
 

@@ -10,7 +10,6 @@ metric history). Every spec has a random-search estimator, whose trials must sho
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 
 import mlflow.sklearn
@@ -19,86 +18,37 @@ import pandas as pd
 import pytest
 from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
+from projects import STORE_SLOPES, ParquetProject, sales_csv, sales_spec, sweep_models, table
 
 from dbt_sweep.training.serialize import load_model
 
 pytestmark = pytest.mark.integration
 
-STORES = {"s1": 2.0, "s2": -1.0, "s3": 0.5}
+STORES = STORE_SLOPES
 
-
-def _csv() -> str:
-    lines = ["store,row_id,a,b,t"]
-    for store, slope in STORES.items():
-        rng = np.random.default_rng(zlib.crc32(store.encode()))
-        lines += [f"{store},{i},{a:.4f},{b:.4f},{slope * a - b + 0.1 * e:.4f}"
-                  for i, (a, b, e) in enumerate(rng.normal(size=(40, 3)))]  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
-MANIFEST_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    return dbt_sweep.models.sweep_manifest(dbt.ref("sales"), dbt.config.get("sweep"), model=dbt.this.identifier)
-"""
-
-RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    manifest = dbt.ref("{manifest}")
-    return dbt_sweep.models.sweep_runs(dbt.ref("sales"), manifest, dbt.config.get("sweep"), model=dbt.this.identifier)
-"""
-
-SPEC = """\
-        source: sales
-        group_by: store
-        key: row_id
-        target: t
-        task: regression
-        features: [a, b]
-        estimators:
-          - estimator: sklearn.linear_model.Ridge
-            grid: {{alpha: [0.1, 10.0]}}
-          - name: ridge_search
-            estimator: sklearn.linear_model.Ridge
-            search: random
-            trials: 4
-            space: {{alpha: {{float: [0.01, 10.0], log: true}}}}
-          - estimator: sklearn.tree.DecisionTreeRegressor
-            params: {{random_state: 0}}
-            grid: {{max_depth: [2, 4]}}
-        preprocessing: {{scale: standard}}
-        split: {{kind: random, test_size: 0.25, seed: 1}}
-        metrics: [rmse, mae, r2]
-        min_rows: 10
-        shards: {shards}
-        tracking: {tracking}
-"""
+SPEC = sales_spec("""\
+estimators:
+  - estimator: sklearn.linear_model.Ridge
+    grid: {alpha: [0.1, 10.0]}
+  - name: ridge_search
+    estimator: sklearn.linear_model.Ridge
+    search: random
+    trials: 4
+    space: {alpha: {float: [0.01, 10.0], log: true}}
+  - estimator: sklearn.tree.DecisionTreeRegressor
+    params: {random_state: 0}
+    grid: {max_depth: [2, 4]}
+preprocessing: {scale: standard}
+metrics: [rmse, mae, r2]
+""")
 MODELS = {  # name -> (manifest, shards, tracking)
-    "manifest_auto": (None, "auto", "{enabled: false}"),
-    "manifest_whole": (None, 1, "{enabled: false}"),
-    "runs_groups": ("manifest_auto", "auto", "{level: groups, register: true}"),
-    "runs_sweep": ("manifest_whole", 1, "{level: sweep}"),
-    "runs_runs": ("manifest_auto", "auto", "{level: runs, log_models: none}"),
+    "manifest_auto": (None, "auto", {"enabled": False}),
+    "manifest_whole": (None, 1, {"enabled": False}),
+    "runs_groups": ("manifest_auto", "auto", {"level": "groups", "register": True}),
+    "runs_sweep": ("manifest_whole", 1, {"level": "sweep"}),
+    "runs_runs": ("manifest_auto", "auto", {"level": "runs", "log_models": "none"}),
 }
 RUNS_PER_GROUP = 5
-
-
-def _schema() -> str:
-    out = ["version: 2", "models:"]
-    for name, (_, shards, tracking) in MODELS.items():
-        out += [f"  - name: {name}", "    config:", "      sweep:",
-                SPEC.format(shards=shards, tracking=tracking).rstrip()]  # fmt: skip
-    return "\n".join(out) + "\n"
-
-
-def _frame(project, table: str) -> pd.DataFrame:
-    rows = project.run_sql(f"select * from {project.test_schema}.{table}", fetch="all")
-    return pd.DataFrame([row.asDict() for row in rows])
 
 
 def _table(client: MlflowClient, run_id: str, name: str, tmp_path: Path) -> pd.DataFrame:
@@ -110,23 +60,21 @@ def _winners(runs: pd.DataFrame) -> pd.DataFrame:
     return ok.groupby("store").head(1).set_index("store")
 
 
-class TestTrackingLevels:
+class TestTrackingLevels(ParquetProject):
     @pytest.fixture(scope="class")
     def seeds(self):
-        return {"sales.csv": _csv()}
-
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"}}
+        return {"sales.csv": sales_csv()}
 
     @pytest.fixture(scope="class")
     def models(self):
-        files = {"schema.yml": _schema()}
-        for name, (manifest, _, _) in MODELS.items():
-            files[f"{name}.py"] = (
-                MANIFEST_PY if manifest is None else RUNS_PY.format(manifest=manifest)
-            )
-        return files
+        return sweep_models(
+            SPEC,
+            {name: manifest for name, (manifest, _, _) in MODELS.items()},
+            changes={
+                name: {"shards": shards, "tracking": tracking}
+                for name, (_, shards, tracking) in MODELS.items()
+            },
+        )
 
     @pytest.fixture(scope="class")
     def built(self, project):
@@ -148,7 +96,7 @@ class TestTrackingLevels:
     ):
         """A group run per group carries the winner's params and metrics, its model (registered as a
         version of the group's model), and the group's trials as one table."""
-        runs = _frame(project, "runs_groups")
+        runs = table(project, "runs_groups")
         exp, parents, children = self._parent(built, "runs_groups")
         assert len(parents) == 1 and len(children) == len(STORES)
         by_store = {r.data.tags["group.store"]: r for r in children}
@@ -169,7 +117,7 @@ class TestTrackingLevels:
             )
             version = built.get_model_version(f"runs_groups-{store}", "1")
             assert version.run_id == run.info.run_id
-            X = _frame(project, "sales").query("store == @store")[["a", "b"]]
+            X = table(project, "sales").query("store == @store")[["a", "b"]]
             np.testing.assert_allclose(
                 mlflow.sklearn.load_model(
                     built.get_model_version_download_uri(version.name, "1")
@@ -182,17 +130,17 @@ class TestTrackingLevels:
     ):
         """Only the parent run: every row points at it; it holds the results, the trials of every
         search run as one table, the figure, and one winner model per group (logged by the workers)."""
-        runs = _frame(project, "runs_sweep")
+        runs = table(project, "runs_sweep")
         exp, parents, children = self._parent(built, "runs_sweep")
         assert len(parents) == 1 and children == []
         parent = parents[0]
         assert set(runs["mlflow_run_id"]) == {parent.info.run_id}
         names = {a.path for a in built.list_artifacts(parent.info.run_id)}
         assert {"sweep_runs.csv", "trials.json", "primary_metric_by_group.png"} <= names
-        table = _table(built, parent.info.run_id, "trials.json", tmp_path)
+        trials = _table(built, parent.info.run_id, "trials.json", tmp_path)
         search = runs[runs["estimator_name"] == "ridge_search"]
-        assert sorted(set(table["run_key"])) == sorted(search["run_key"])
-        assert len(table) == 4 * len(STORES)
+        assert sorted(set(trials["run_key"])) == sorted(search["run_key"])
+        assert len(trials) == 4 * len(STORES)
         assert json.loads(parent.data.tags["mlflow.loggedArtifacts"]) == [
             {"path": "trials.json", "type": "table"}
         ]
@@ -204,7 +152,7 @@ class TestTrackingLevels:
 
     def test_runs_level_search_run_has_trial_history(self, project, built):
         """At level runs a search run's child run plots its trials: `trial_value` by trial number."""
-        runs = _frame(project, "runs_runs")
+        runs = table(project, "runs_runs")
         search = runs[runs["estimator_name"] == "ridge_search"].iloc[0]
         history = built.get_metric_history(search["mlflow_run_id"], "trial_value")
         trials = json.loads(search["trials"])
