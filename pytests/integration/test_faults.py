@@ -24,10 +24,11 @@ import pytest
 import yaml
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 from mlflow import MlflowClient
-from projects import ParquetProject, manifest_py, runs_py, sales_csv, sales_spec, table
 
 from dbt_sweep.spec.columns import RUN_COLUMNS
 from dbt_sweep.training.serialize import load_model
+
+from projects import ParquetProject, manifest_py, runs_py, sales_csv, sales_spec, table
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.invocation import get_invocation_id
+
 from projects import ParquetProject, manifest_py, sales_csv, table
 
 pytestmark = pytest.mark.integration

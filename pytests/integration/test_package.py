@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+
 from projects import REPO
 
 pytestmark = pytest.mark.integration

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from dbt.tests.util import run_dbt
+
 from projects import sweep_models
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 from dbt.tests.util import run_dbt, write_file
-from projects import REPO, ParquetProject, query
 
 from dbt_sweep.spec import parse_spec
 from dbt_sweep.training.serialize import load_model
 from dbt_sweep.training.unit import holdout_rows
+
+from projects import REPO, ParquetProject, query
 
 pytestmark = pytest.mark.integration
 

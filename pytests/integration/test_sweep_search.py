@@ -8,8 +8,9 @@ import json
 import pandas as pd
 import pytest
 from dbt.tests.util import run_dbt
-from projects import REPO, ParquetProject, sweep_models, table
 from sklearn.datasets import load_breast_cancer
+
+from projects import REPO, ParquetProject, sweep_models, table
 
 pytestmark = pytest.mark.integration
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from projects import REPO, free_port
 
 pytestmark = pytest.mark.integration

@@ -28,6 +28,9 @@ import yaml
 from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
+
+from dbt_sweep.training.serialize import load_model
+
 from projects import (
     REPO,
     ParquetProject,
@@ -38,8 +41,6 @@ from projects import (
     table,
     write_files,
 )
-
-from dbt_sweep.training.serialize import load_model
 
 pytestmark = pytest.mark.integration
 

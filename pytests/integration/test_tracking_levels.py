@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 from dbt.tests.util import run_dbt
 from mlflow import MlflowClient
-from projects import STORE_SLOPES, ParquetProject, sales_csv, sales_spec, sweep_models, table
 
 from dbt_sweep.training.serialize import load_model
+
+from projects import STORE_SLOPES, ParquetProject, sales_csv, sales_spec, sweep_models, table
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 from dbt.tests.util import run_dbt
-from projects import REPO, table
 
 from dbt_sweep.training.selection import best_runs
+
+from projects import REPO, table
 
 pytestmark = pytest.mark.integration
 

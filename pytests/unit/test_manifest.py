@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 
 from dbt_sweep.manifest import (
     MANIFEST_COLUMNS,
@@ -17,6 +16,8 @@ from dbt_sweep.manifest import (
     unit_columns,
 )
 from dbt_sweep.spec import spec_hash
+
+from conftest import make_spec
 
 
 def _groups(n: int, *, fingerprint: str = "fp") -> pd.DataFrame:

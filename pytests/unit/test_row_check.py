@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 
 from dbt_sweep.exceptions import SweepDataError
 from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training import row_check, train_unit
 from dbt_sweep.training.row_check import check_manifest, check_manifest_row, manifest_row_problems
+
+from conftest import make_spec
 
 REMEDY = "rebuild sweep_manifest from the spec (dbt build -s sweep_manifest+)."
 SPACE = {"C": {"float": [0.1, 10.0], "log": True}, "kernel": {"choice": ["linear", "rbf"]}}

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_regression
 from sklearn.preprocessing import StandardScaler
@@ -22,6 +21,8 @@ from dbt_sweep.training.search import validation_split
 from dbt_sweep.training.search.core import sample_random
 from dbt_sweep.training.search.trials import best_trial
 from dbt_sweep.training.serialize import load_model
+
+from conftest import make_spec
 
 PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SPACE = {"C": {"float": [0.1, 10], "log": True}, "kernel": {"choice": ["linear", "rbf"]}}

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import FULL_SPEC, make_spec
 from pydantic import BaseModel
 
 from dbt_sweep import spec as spec_module
 from dbt_sweep.exceptions import SweepSpecError
 from dbt_sweep.spec import SweepSpec, check_columns, parse_spec, spec_hash
+
+from conftest import FULL_SPEC, make_spec
 
 PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SVR_PARAMS = "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', 'verbose']"

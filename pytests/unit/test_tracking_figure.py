@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 
 from dbt_sweep.tracking.figure import metric_figure
 from dbt_sweep.training.selection import best_runs
+
+from conftest import make_spec
 
 
 def _runs(n_groups: int) -> pd.DataFrame:

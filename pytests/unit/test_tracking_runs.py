@@ -12,7 +12,6 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 from mlflow import MlflowClient
 
 from dbt_sweep.manifest import build_manifest, group_stats
@@ -25,6 +24,8 @@ from dbt_sweep.tracking.unit import log_unit_models, track_unit
 from dbt_sweep.training.selection import best_runs
 from dbt_sweep.training.serialize import load_model
 from dbt_sweep.training.unit import sklearn_ready, train_unit
+
+from conftest import make_spec
 
 ESTIMATORS = [
     {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 10.0]}},

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_spec
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from dbt_sweep.manifest import build_manifest, group_stats
@@ -24,6 +23,8 @@ from dbt_sweep.training import (
 from dbt_sweep.training.pipeline import build_pipeline
 from dbt_sweep.training.prepare import prepare_unit
 from dbt_sweep.training.serialize import load_model
+
+from conftest import make_spec
 
 RIDGE = [{"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [0.1, 1.0]}}]
 WINE_SPEC = {
