@@ -23,8 +23,11 @@ import yaml
 __all__ = [
     "REPO",
     "ParquetProject",
+    "INCREMENTAL_RUNS",
     "free_port",
+    "incremental_runs_py",
     "manifest_py",
+    "predictions_py",
     "query",
     "runs_py",
     "sales_csv",
@@ -97,6 +100,55 @@ def model(dbt, session):
     manifest = dbt.ref("{manifest}")
     return dbt_sweep.models.sweep_runs(features, manifest, spec, model=dbt.this.identifier)
 """
+
+
+INCREMENTAL_RUNS_PY = """\
+import dbt_sweep.models
+
+
+def model(dbt, session):
+    spec = dbt.config.get("sweep")
+    previous = session.table(str(dbt.this)) if dbt.is_incremental else None
+    return dbt_sweep.models.sweep_runs(
+        dbt.ref("{source}"),
+        dbt.ref("{manifest}"),
+        spec,
+        model=dbt.this.identifier,
+        previous=previous,
+        retry=dbt.config.get("sweep_retry"),
+    )
+"""
+
+#: The config of an incremental `sweep_runs` model, as python_models/_python_models__models.yml has it.
+INCREMENTAL_RUNS = {
+    "materialized": "incremental",
+    "incremental_strategy": "insert_overwrite",
+    "on_schema_change": "fail",
+    "sweep_retry": "{{ var('sweep_retry', '') }}",
+}
+
+PREDICTIONS_PY = """\
+import dbt_sweep.models
+
+
+def model(dbt, session):
+    spec = dbt.config.get("sweep")
+    scoring = dbt.config.get("scoring")
+    rows = dbt.ref("{rows}")
+    best = dbt.ref("{best}")
+    return dbt_sweep.models.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
+"""
+
+
+def incremental_runs_py(source: str, manifest: str) -> str:
+    """A `sweep_runs` Python model like python_models/sweep_runs.py: it passes the current table
+    and the `sweep_retry` setting (configure it with :data:`INCREMENTAL_RUNS`)."""
+    return INCREMENTAL_RUNS_PY.format(source=source, manifest=manifest)
+
+
+def predictions_py(rows: str, best: str) -> str:
+    """A predictions Python model scoring the relation ``rows`` with the winners in ``best``."""
+    return PREDICTIONS_PY.format(rows=rows, best=best)
 
 
 def manifest_py(source: str) -> str:

@@ -28,7 +28,17 @@ from mlflow import MlflowClient
 from dbt_sweep.spec.columns import RUN_COLUMNS
 from dbt_sweep.training.serialize import load_model
 
-from projects import ParquetProject, manifest_py, runs_py, sales_csv, sales_spec, table
+from projects import (
+    INCREMENTAL_RUNS,
+    INCREMENTAL_RUNS_PY,
+    ParquetProject,
+    manifest_py,
+    predictions_py,
+    runs_py,
+    sales_csv,
+    sales_spec,
+    table,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,37 +50,6 @@ estimators:
 metrics: [rmse, mae]
 tracking: {enabled: false}
 """)
-
-INCREMENTAL_RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    previous = session.table(str(dbt.this)) if dbt.is_incremental else None
-    return dbt_sweep.models.sweep_runs(
-        dbt.ref("{source}"), dbt.ref("{manifest}"), spec, model=dbt.this.identifier, previous=previous
-    )
-"""
-
-# As python_models/sweep_runs.py is configured in _python_models__models.yml.
-INCREMENTAL = {
-    "materialized": "incremental",
-    "incremental_strategy": "insert_overwrite",
-    "on_schema_change": "fail",
-}
-
-DECIMAL_PREDICTIONS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    scoring = dbt.config.get("scoring")
-    rows = dbt.ref("feat_decimal")
-    best = dbt.ref("decimal_best")
-    return dbt_sweep.models.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
-"""
 
 
 def _sweeps(models: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
@@ -275,7 +254,7 @@ class TestOddInputTrains(ParquetProject):
                         f"{{{decimal}, tracking: {{enabled: true, level: runs}}}}",
                     ),
                     "decimal_predictions": (
-                        DECIMAL_PREDICTIONS_PY,
+                        predictions_py("feat_decimal", "decimal_best"),
                         {
                             "config": {
                                 "sweep": {**SPEC, "source": "feat_decimal"},
@@ -293,7 +272,7 @@ class TestOddInputTrains(ParquetProject):
                     ),
                     "sales_manifest": _manifest(),
                     "idem_runs": _runs(
-                        "sales_manifest", py=INCREMENTAL_RUNS_PY, config=INCREMENTAL
+                        "sales_manifest", py=INCREMENTAL_RUNS_PY, config=INCREMENTAL_RUNS
                     ),
                     "idem_plain": _runs("sales_manifest"),
                 }

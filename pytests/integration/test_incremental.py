@@ -19,7 +19,14 @@ import yaml
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.invocation import get_invocation_id
 
-from projects import ParquetProject, manifest_py, sales_csv, table
+from projects import (
+    INCREMENTAL_RUNS,
+    ParquetProject,
+    incremental_runs_py,
+    manifest_py,
+    sales_csv,
+    table,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,32 +49,9 @@ SPEC: dict[str, Any] = {
     "tracking": {"enabled": False},
 }
 
-RUNS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    previous = session.table(str(dbt.this)) if dbt.is_incremental else None
-    return dbt_sweep.models.sweep_runs(
-        dbt.ref("sales"),
-        dbt.ref("sales_manifest"),
-        spec,
-        model=dbt.this.identifier,
-        previous=previous,
-        retry=dbt.config.get("sweep_retry"),
-    )
-"""
-
 
 def schema_yml(spec: dict[str, Any]) -> str:
-    runs_config = {
-        "sweep": spec,
-        "materialized": "incremental",
-        "incremental_strategy": "insert_overwrite",
-        "on_schema_change": "fail",
-        "sweep_retry": "{{ var('sweep_retry', '') }}",
-    }
+    runs_config = {"sweep": spec, **INCREMENTAL_RUNS}
     models = [
         {"name": "sales_manifest", "config": {"sweep": spec}},
         {"name": "sales_runs", "config": runs_config},
@@ -88,7 +72,7 @@ class TestIncrementalSweep(ParquetProject):
     def models(self):
         return {
             "sales_manifest.py": manifest_py("sales"),
-            "sales_runs.py": RUNS_PY,
+            "sales_runs.py": incremental_runs_py("sales", "sales_manifest"),
             "schema.yml": schema_yml(SPEC),
         }
 

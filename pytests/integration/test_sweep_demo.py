@@ -15,7 +15,7 @@ from dbt_sweep.spec import parse_spec
 from dbt_sweep.training.serialize import load_model
 from dbt_sweep.training.unit import holdout_rows
 
-from projects import REPO, ParquetProject, query
+from projects import REPO, ParquetProject, predictions_py, query
 
 pytestmark = pytest.mark.integration
 
@@ -34,21 +34,6 @@ def _folder(path: Path, suffixes: tuple[str, ...] = (".sql", ".py", ".yml", ".md
 def regression_spec() -> dict:
     specs = yaml.safe_load((REPO / "python_models" / "_python_models__models.yml").read_text())
     return next(m["config"]["sweep"] for m in specs["models"] if m["name"] == "sweep_runs")
-
-
-# Scores the training rows themselves, through the same predictions code as the demo, so the
-# winners' held-out rows can be checked against the metrics sweep_runs recorded.
-TRAINING_ROWS_PREDICTIONS_PY = """\
-import dbt_sweep.models
-
-
-def model(dbt, session):
-    spec = dbt.config.get("sweep")
-    scoring = dbt.config.get("scoring")
-    rows = dbt.ref("feat_demo_regression")
-    best = dbt.ref("best_models")
-    return dbt_sweep.models.sweep_predictions(rows, best, spec, scoring, model=dbt.this.identifier)
-"""
 
 
 class _DemoProject(ParquetProject):
@@ -71,7 +56,11 @@ class _DemoProject(ParquetProject):
             **_folder(REPO / "models"),
             "python": _folder(REPO / "python_models"),
             "consistency": {
-                "training_rows_predictions.py": TRAINING_ROWS_PREDICTIONS_PY,
+                # Scores the training rows themselves, through the same predictions code as the demo, so
+                # the winners' held-out rows can be checked against the metrics sweep_runs recorded.
+                "training_rows_predictions.py": predictions_py(
+                    "feat_demo_regression", "best_models"
+                ),
                 "_consistency__models.yml": yaml.safe_dump({"version": 2, **extra}),
             },
         }
