@@ -260,11 +260,11 @@ def _kill_a_worker_mid_sweep(build: Build, services: Services, done: threading.E
     """Once the cluster build starts sweep_runs, SIGKILL worker 2 (its executor follows)."""
     while not done.wait(0.5):
         log = build.log
-        if "START python table model sweep.sweep_runs" not in log:
+        if "START python incremental model sweep.sweep_runs" not in log:
             continue
         time.sleep(KILL_DELAY)
         build.fault["sweep_runs_done_before_kill"] = (
-            "OK created python table model sweep.sweep_runs" in build.log
+            "OK created python incremental model sweep.sweep_runs" in build.log
         )
         pid = services.worker_pid(2)
         os.kill(pid, signal.SIGKILL)
