@@ -59,13 +59,9 @@ def best_runs(runs: pd.DataFrame, group_by: Sequence[str], direction: str) -> pd
             runs["status"], runs["primary_metric"], runs["run_key"], strict=True
         )
     ]
-    candidates = runs.assign(_rank=[k[0] if k else math.nan for k in keys])
-    # a boolean array, not a list: an empty list would select no columns instead of no rows
-    candidates = candidates[np.array([k is not None for k in keys], dtype=bool)]
-    candidates = candidates.sort_values(["_rank", "run_key"], kind="stable")
+    # rows in rank_key order (its tie-break included), candidates only: the first of each group wins
+    order = sorted((k, i) for i, k in enumerate(keys) if k is not None)
+    candidates = runs.iloc[np.array([i for _, i in order], dtype=int)]
     return (
-        candidates.groupby(list(group_by), dropna=False, sort=True)
-        .head(1)
-        .drop(columns="_rank")
-        .reset_index(drop=True)
+        candidates.groupby(list(group_by), dropna=False, sort=True).head(1).reset_index(drop=True)
     )
