@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import version
 
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -73,6 +74,7 @@ class RunPlan:
 
 def plan_runs(
     manifest: DataFrame,
+    current: pd.DataFrame,
     previous: DataFrame | None,
     *,
     versions: str,
@@ -81,10 +83,15 @@ def plan_runs(
 ) -> RunPlan:
     """Split the manifest into runs to train and previous rows to carry forward.
 
+    The decision is made on the driver from two small collects (the manifest's identity columns and
+    the previous table's), so a build that changes little pays for few Spark jobs.
+
     Parameters
     ----------
     manifest : pyspark.sql.DataFrame
         The ``sweep_manifest`` rows of this build.
+    current : pandas.DataFrame
+        The manifest's ``run_key`` and ``data_fingerprint``, collected.
     previous : pyspark.sql.DataFrame or None
         The current ``sweep_runs`` table on an incremental build; None on a first build, a
         ``--full-refresh`` or with ``retrain: all`` (then every row trains).
@@ -100,51 +107,43 @@ def plan_runs(
     RunPlan
     """
     if previous is None or not set(IDENTITY) <= set(previous.columns):
-        return RunPlan(manifest, None, manifest.count(), 0, 0)
-    current = manifest.select("run_key", "data_fingerprint").withColumn(
-        "trained_with", F.lit(versions)
-    )
-    unchanged = previous.select(*IDENTITY, "status").join(current, list(IDENTITY), "inner")
+        return RunPlan(manifest, None, len(current), 0, 0)
+    rows = previous.select(
+        *group_by, *IDENTITY, "status", "primary_metric", "primary_direction",
+        F.col("model").isNotNull().alias("has_model"),
+    ).toPandas()  # fmt: skip
+    now = current[["run_key", "data_fingerprint"]].assign(trained_with=versions)
+    unchanged = rows.merge(now, on=list(IDENTITY), how="inner")
     if retry == "failed":
-        unchanged = unchanged.where(F.col("status") != F.lit("failed"))
-    kept = set(unchanged.select("run_key").toPandas()["run_key"])
-    kept -= _runs_of_dethroned_groups(previous, kept, group_by)
-    n_manifest, n_previous = manifest.count(), previous.count()
+        unchanged = unchanged[unchanged["status"] != "failed"]
+    kept = set(unchanged["run_key"])
+    kept -= _runs_of_dethroned_groups(rows, kept, group_by)
+    n_removed = int((~rows["run_key"].isin(set(current["run_key"]))).sum())
+    if not kept:
+        return RunPlan(manifest, None, len(current), 0, n_removed)
     keep = manifest.sparkSession.createDataFrame(
         [(key,) for key in sorted(kept)], schema="`run_key` string"
     )
-    n_removed = previous.select("run_key").join(current, "run_key", "left_anti").count()
     return RunPlan(
         to_train=manifest.join(F.broadcast(keep), "run_key", "left_anti"),
         carried=previous.join(F.broadcast(keep), "run_key", "left_semi"),
-        n_train=n_manifest - len(kept),
+        n_train=len(current) - len(kept),
         n_carried=len(kept),
-        n_removed=min(n_removed, n_previous),
+        n_removed=n_removed,
     )
 
 
-def _runs_of_dethroned_groups(previous: DataFrame, kept: set[str], group_by: list[str]) -> set[str]:
+def _runs_of_dethroned_groups(rows: pd.DataFrame, kept: set[str], group_by: list[str]) -> set[str]:
     """The kept runs of groups whose previous winner is not kept.
 
     Only a group's winner carries model bytes (``store_models: best``): were its other runs carried
     while the winner retrains or leaves, a carried run could become the winner without bytes. Such
     a group retrains all its runs.
     """
-    rows = previous.select(
-        *group_by,
-        "run_key",
-        "status",
-        "primary_metric",
-        "primary_direction",
-        F.col("model").isNotNull().alias("has_model"),
-    ).toPandas()
     if rows.empty:
         return set()
-    direction = (
-        str(rows["primary_direction"].dropna().iloc[0])
-        if rows["primary_direction"].notna().any()
-        else "minimize"
-    )
+    directions = rows["primary_direction"].dropna()
+    direction = str(directions.iloc[0]) if len(directions) else "minimize"
     winners = best_runs(rows[rows["has_model"]], group_by, direction)
     lost = winners[~winners["run_key"].isin(kept)][group_by]
     if lost.empty:

@@ -49,10 +49,14 @@ def train_runs(
 ) -> DataFrame:
     """Train the manifest rows of a validated spec whose identity is new or changed, and carry the
     others forward from ``previous`` (see :func:`dbt_sweep.models.sweep_runs`)."""
-    _check_rows(manifest, sweep)
+    current = manifest.select(
+        "run_key", "data_fingerprint", "estimator_name", "estimator", "search", "params"
+    ).toPandas()  # one small collect: the row check and the plan both read it
+    _check_rows(current, sweep, manifest=_spark.table_name(manifest, "sweep_manifest"))
     versions = trained_with(sweep)
     plan = plan_runs(
         manifest,
+        current,
         None if sweep.retrain == "all" else previous,
         versions=versions,
         group_by=sweep.group_by,
@@ -82,17 +86,19 @@ def train_runs(
     return runs.unionByName(plan.carried.select(*runs.columns))
 
 
-def _check_rows(manifest: DataFrame, sweep: SweepSpec) -> None:
+def _check_rows(current: pd.DataFrame, sweep: SweepSpec, *, manifest: str) -> None:
     """Refuse a manifest that is not the spec's before any row trains: a worker imports the
     estimator path a row names, so a rewritten row could run any code (workers check each row
     again, see :mod:`dbt_sweep.training.row_check`). Params never depend on the group, so the
     distinct configurations are few."""
     configs = (
-        manifest.groupBy("estimator_name", "estimator", "search", "params")
-        .agg(F.min("run_key").alias("run_key"))
-        .toPandas()
+        current.groupby(["estimator_name", "estimator", "search", "params"], dropna=False)[
+            "run_key"
+        ]
+        .min()
+        .reset_index()
     )
-    check_manifest(configs, sweep, manifest=_spark.table_name(manifest, "sweep_manifest"))
+    check_manifest(configs, sweep, manifest=manifest)
 
 
 def _runs_schema(features: DataFrame, sweep: SweepSpec) -> str:
