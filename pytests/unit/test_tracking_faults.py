@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -124,3 +125,30 @@ def test_the_parent_run_says_what_the_build_did(tmp_path) -> None:
         "dbt_sweep.runs_carried_forward": "4",
         "dbt_sweep.runs_removed": "4",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "trained_with", "reused"),
+    [("ok", "v1", True), ("skipped", "v1", False), ("ok", "v2", False)],
+    ids=["same-outcome", "status-changed", "settings-changed"],
+)
+def test_a_changed_outcome_is_logged_as_a_new_run(
+    tmp_path, status: str, trained_with: str, reused: bool
+) -> None:
+    """A rebuild links a row to an earlier child run only when the run, the data and the outcome
+    (status and trained_with: min_rows, versions, ...) are all the same (issue 17)."""
+    from dbt_sweep.tracking.child_runs import log_child_runs
+    from dbt_sweep.tracking.parent import _existing_runs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_client = client(uri)
+    experiment = mlflow_client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    first = mlflow_client.create_run(experiment).info.run_id
+    ctx = replace(_context(uri, on_error="fail", parent=first), experiment_id=experiment,
+                  trained_with="v1")  # fmt: skip
+    [earlier] = log_child_runs(_result(), ["f1"], ctx)
+    second = mlflow_client.create_run(experiment).info.run_id
+    existing = _existing_runs(mlflow_client, experiment, "sweep_runs")
+    ctx = replace(ctx, parent_run_id=second, existing=existing, trained_with=trained_with)
+    [again] = log_child_runs(_result().assign(status=status), ["f1"], ctx)
+    assert (again == earlier) is reused

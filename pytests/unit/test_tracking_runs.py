@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.tracking.child_runs import log_child_runs
-from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.context import TrackingContext, outcome_of, run_identity
 from dbt_sweep.tracking.logged_models import ModelToLog, log_sklearn_model, log_sklearn_models
 from dbt_sweep.tracking.model_choice import winner_keys
 from dbt_sweep.tracking.store import client
@@ -225,7 +225,9 @@ def test_all_models_skip_reused_runs_that_have_one(store, regression_group) -> N
     reused = replace(
         ctx,
         existing={
-            f"{first['run_key']}:{first['data_fingerprint']}": (first["mlflow_run_id"], True)
+            run_identity(
+                first["run_key"], first["data_fingerprint"], outcome_of(first["status"], "")
+            ): (first["mlflow_run_id"], True)
         },
     )
     logged = log_unit_models(MlflowClient(store.uri), rows, example, reused)

@@ -153,6 +153,7 @@ def _train(
     tracking = start_tracking(
         sweep, model=model, unique_id=node["unique_id"], target=node["target"],
         project_dir=node["project_dir"], invocation_id=dbt_invocation_id(),
+        trained_with=trained_with(sweep),
     )  # fmt: skip
     if tracking is not None:  # a unit that is a whole group can log the group's winner itself
         tracking = replace(tracking, whole_groups=bool((slots[WORK_UNIT_SHARD_COLUMN] == 0).all()))

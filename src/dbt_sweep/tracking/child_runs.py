@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.context import TRAINED_WITH_TAG, TrackingContext
 from dbt_sweep.tracking.store import write_runs
 from dbt_sweep.tracking.trials import (
     TRIALS_TABLE,
@@ -84,6 +84,7 @@ def child_run_payload(row: Mapping[str, Any], ctx: TrackingContext) -> dict[str,
         "estimator": str(row["estimator"]),
         "estimator_name": str(row["estimator_name"]),
         "status": str(row["status"]),
+        TRAINED_WITH_TAG: ctx.trained_with,
         **{f"group.{col}": str(value) for col, value in groups.items()},
     }
     if row.get("error"):
@@ -131,7 +132,7 @@ def log_child_runs(
     ids: list[str | None] = []
     new: list[tuple[int, dict[str, Any]]] = []
     for i, row in enumerate(rows):
-        known = ctx.earlier_run(row["run_key"], row["data_fingerprint"])
+        known = ctx.earlier_run(row["run_key"], row["data_fingerprint"], str(row["status"]))
         ids.append(known[0] if known else None)
         if not known:
             new.append((i, child_run_payload(row, ctx)))

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["HAS_MODEL_TAG", "MODEL_TAG", "TrackingContext", "run_identity"]
+__all__ = [
+    "HAS_MODEL_TAG",
+    "MODEL_TAG",
+    "TRAINED_WITH_TAG",
+    "TrackingContext",
+    "outcome_of",
+    "run_identity",
+]
 
 #: Every run of a sweep carries the dbt model's name; :func:`start_tracking` searches by it.
 MODEL_TAG = "dbt_sweep.model"
@@ -19,8 +26,14 @@ MODEL_TAG = "dbt_sweep.model"
 HAS_MODEL_TAG = "dbt_sweep.has_model"
 
 
-def run_identity(run_key: str, data_fingerprint: str) -> str:
-    """The identity of a child run across builds: same run on the same data, same MLflow run.
+#: The tag holding the build's ``trained_with`` on each child run (part of its identity).
+TRAINED_WITH_TAG = "dbt_sweep.trained_with"
+
+
+def run_identity(run_key: str, data_fingerprint: str, outcome: str = "") -> str:
+    """The identity of a child run across builds: same run on the same data with the same outcome,
+    same MLflow run. A rebuild whose outcome changed (a run now ``skipped`` after ``min_rows`` rose)
+    is logged as a new run, not linked to the earlier one (issue 17).
 
     Parameters
     ----------
@@ -28,6 +41,8 @@ def run_identity(run_key: str, data_fingerprint: str) -> str:
         The manifest's key of the run (estimator, parameters, group).
     data_fingerprint : str
         The manifest's fingerprint of the group's data.
+    outcome : str, default=""
+        The run's status and what it was trained with (:func:`outcome_of`).
 
     Returns
     -------
@@ -36,10 +51,16 @@ def run_identity(run_key: str, data_fingerprint: str) -> str:
 
     Examples
     --------
-    >>> run_identity("k1", "f1")
-    'k1:f1'
+    >>> run_identity("k1", "f1", outcome_of("ok", "v1"))
+    'k1:f1:ok; v1'
     """
-    return f"{run_key}:{data_fingerprint}"
+    return f"{run_key}:{data_fingerprint}:{outcome}"
+
+
+def outcome_of(status: str, trained_with: str) -> str:
+    """What a child run's outcome depends on beyond its run and data: its status and the build's
+    ``trained_with`` (versions, primary metric, ``store_models``, ``min_rows``, ``refit``)."""
+    return f"{status}; {trained_with}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,8 @@ class TrackingContext:
         How the primary metric ranks runs (which run of a group wins).
     allowed_modules : sequence of str, default=("sklearn.",)
         The spec's estimator module prefixes: the estimator classes a logged model may hold.
+    trained_with : str, default=""
+        The build's ``sweep_runs.trained_with``: part of a child run's identity.
     whole_groups : bool, default=False
         Every work unit is a whole group (no shards): a unit sees all runs of its group, so the
         worker can log the group's winner model itself, overlapped with training (see
@@ -77,8 +100,8 @@ class TrackingContext:
     Examples
     --------
     >>> ctx = TrackingContext("sqlite:///m.db", "1", "e", "/a", "p", "runs", "best", False, "fail",
-    ...     ["g"], ["rmse"], existing={"k1:f1": ("r1", True)})
-    >>> ctx.earlier_run("k1", "f1"), ctx.earlier_run("k2", "f1")
+    ...     ["g"], ["rmse"], existing={"k1:f1:ok; v1": ("r1", True)}, trained_with="v1")
+    >>> ctx.earlier_run("k1", "f1", "ok"), ctx.earlier_run("k1", "f1", "skipped")
     (('r1', True), None)
     """
 
@@ -98,6 +121,7 @@ class TrackingContext:
     primary_direction: str = "minimize"
     whole_groups: bool = False
     allowed_modules: Sequence[str] = ("sklearn.",)
+    trained_with: str = ""
 
     @property
     def models_on_workers(self) -> bool:
@@ -114,7 +138,10 @@ class TrackingContext:
         """Whether the training closure calls :func:`~dbt_sweep.tracking.track_unit` at all."""
         return self.level == "runs" or self.models_on_workers
 
-    def earlier_run(self, run_key: str, data_fingerprint: str) -> tuple[str, bool] | None:
+    def earlier_run(
+        self, run_key: str, data_fingerprint: str, status: str = ""
+    ) -> tuple[str, bool] | None:
         """The FINISHED child run an earlier build logged for this identity, as (run id, has a
         model), or None when this build logs the run (a new identity, or ``rerun: true``)."""
-        return self.existing.get(run_identity(run_key, data_fingerprint))
+        outcome = outcome_of(status, self.trained_with)
+        return self.existing.get(run_identity(run_key, data_fingerprint, outcome))

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from dbt_sweep.spec import SweepSpec, canonical_hash
-from dbt_sweep.tracking.context import TrackingContext
+from dbt_sweep.tracking.context import TRAINED_WITH_TAG, TrackingContext
 from dbt_sweep.tracking.model_choice import group_key
 from dbt_sweep.tracking.store import write_runs
 from dbt_sweep.tracking.trials import (
@@ -57,7 +57,8 @@ def log_group_runs(
         key = key if isinstance(key, tuple) else (key,)
         run_key = canonical_hash(sorted(frame["run_key"]))
         fingerprint = str(frame["data_fingerprint"].iloc[0]) if "data_fingerprint" in frame else ""
-        known = ctx.earlier_run(run_key, fingerprint)
+        status = "ok" if key in best_by_group else "failed"  # as _group_payload tags it
+        known = ctx.earlier_run(run_key, fingerprint, status)
         if known:
             ids[key] = known[0]
             continue
@@ -88,6 +89,7 @@ def _group_payload(
         "run_key": run_key,
         "data_fingerprint": fingerprint,
         "status": "ok" if win is not None else "failed",
+        TRAINED_WITH_TAG: ctx.trained_with,
         **{f"group.{c}": str(v) for c, v in zip(spec.group_by, key, strict=True)},
     }
     metrics = {f"n_{s}": float(counts.get(s, 0)) for s in ("ok", "failed", "skipped")}

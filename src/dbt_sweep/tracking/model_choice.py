@@ -227,7 +227,7 @@ def model_to_log(
     """
     if ctx.level == "runs":
         run_id = row["mlflow_run_id"]
-        earlier = ctx.earlier_run(row["run_key"], row["data_fingerprint"])
+        earlier = ctx.earlier_run(row["run_key"], row["data_fingerprint"], str(row["status"]))
         if earlier and earlier[0] == run_id and earlier[1]:
             return None  # a reused child run that already has its model
     elif ctx.level == "groups":

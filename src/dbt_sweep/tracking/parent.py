@@ -16,7 +16,8 @@ Where each kind of logging happens, and why:
   the parent run. First, it deletes what a retried Spark task logged twice
   (:mod:`dbt_sweep.tracking.retries`): the experiment keeps one child run per row of the table.
 
-Identity rule: a child run stands for ``run_key`` + ``data_fingerprint``. A FINISHED child run of an
+Identity rule: a child run stands for ``run_key`` + ``data_fingerprint`` + its outcome (status and
+the build's ``trained_with``). A FINISHED child run of an
 earlier build with the same identity is reused (its id goes to ``mlflow_run_id``, nothing is logged
 again) unless ``sweep.tracking.rerun: true``. Training status (``ok``/``failed``/``skipped``) is the
 run's ``status`` tag; the MLflow run status is FINISHED once logging completed.
@@ -31,7 +32,14 @@ from typing import Any
 
 from dbt_sweep.log import get_logger
 from dbt_sweep.spec import SweepSpec, spec_hash
-from dbt_sweep.tracking.context import HAS_MODEL_TAG, MODEL_TAG, TrackingContext, run_identity
+from dbt_sweep.tracking.context import (
+    HAS_MODEL_TAG,
+    MODEL_TAG,
+    TRAINED_WITH_TAG,
+    TrackingContext,
+    outcome_of,
+    run_identity,
+)
 from dbt_sweep.tracking.errors import handle_error
 from dbt_sweep.tracking.store import client
 
@@ -140,6 +148,7 @@ def start_tracking(
     target: str,
     project_dir: str | os.PathLike[str],
     invocation_id: str | None,
+    trained_with: str = "",
 ) -> TrackingContext | None:
     """Prepare the experiment and the parent run on the driver, before any training.
 
@@ -153,6 +162,8 @@ def start_tracking(
         Where the embedded store lives.
     invocation_id : str or None
         The dbt invocation id.
+    trained_with : str, default=""
+        The build's ``sweep_runs.trained_with``: part of each child run's identity.
 
     Returns
     -------
@@ -210,6 +221,7 @@ def start_tracking(
         existing=existing,
         primary_direction=spec.primary_direction,
         allowed_modules=tuple(spec.allowed_modules),
+        trained_with=trained_with,
     )
 
 
@@ -229,7 +241,8 @@ def _existing_runs(
         for run in page:
             tags = run.data.tags
             if "run_key" in tags:
-                identity = run_identity(tags["run_key"], tags.get("data_fingerprint", ""))
+                outcome = outcome_of(tags.get("status", ""), tags.get(TRAINED_WITH_TAG, ""))
+                identity = run_identity(tags["run_key"], tags.get("data_fingerprint", ""), outcome)
                 out.setdefault(identity, (run.info.run_id, tags.get(HAS_MODEL_TAG) == "true"))
         token = page.token
         if not token:
