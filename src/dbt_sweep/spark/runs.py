@@ -64,7 +64,10 @@ def train_runs(
     )
     get_logger().info(plan.summary(model))
     if plan.n_train:
-        trained = _train(features, plan, sweep, model=model, progress_interval=progress_interval)
+        trained = _train(
+            features, plan, sweep, model=model, versions=versions,
+            progress_interval=progress_interval,
+        )  # fmt: skip
     else:  # nothing changed: no Spark job, no MLflow run
         trained = features.sparkSession.createDataFrame([], schema=_runs_schema(features, sweep))
     runs = trained.select(
@@ -115,6 +118,7 @@ def _train(
     sweep: SweepSpec,
     *,
     model: str,
+    versions: str,
     progress_interval: float | None,
 ) -> DataFrame:
     """Train every row of ``plan.to_train``: exactly one output row per row, ``ok`` or not.
@@ -153,7 +157,7 @@ def _train(
     tracking = start_tracking(
         sweep, model=model, unique_id=node["unique_id"], target=node["target"],
         project_dir=node["project_dir"], invocation_id=dbt_invocation_id(),
-        trained_with=trained_with(sweep),
+        trained_with=versions,
     )  # fmt: skip
     if tracking is not None:  # a unit that is a whole group can log the group's winner itself
         tracking = replace(tracking, whole_groups=bool((slots[WORK_UNIT_SHARD_COLUMN] == 0).all()))
