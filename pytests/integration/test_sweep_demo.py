@@ -230,7 +230,7 @@ class TestDebugOneGroup(_DemoProject):
         run_dbt(["build", "-s", "+sweep_runs", "--exclude", "test_type:data"])
 
     def test_debug_one_group_reproduces_sweep_runs(self, project, built):
-        from dbt_sweep.cli import group_rows, load_spec
+        from dbt_sweep.cli.debug import group_rows, load_spec
         from dbt_sweep.training.unit import train_group
 
         dbt_args = ["--project-dir", str(project.project_root), "--quiet"]
