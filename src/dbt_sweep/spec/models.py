@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dbt_sweep import metrics as _metrics
 from dbt_sweep.exceptions import SpecProblem
+from dbt_sweep.spec.base import doc
 from dbt_sweep.spec.checks import column_problems, estimator_list_problems, metric_problems
 from dbt_sweep.spec.parts import (
     Column,
@@ -36,45 +37,150 @@ __all__ = ["SweepSpec"]
 
 
 class SweepSpec(SpecModel):
-    """A validated sweep spec; see the project README for every key."""
+    """A validated sweep spec; see docs/reference/spec.md for every key."""
 
-    source: Column
+    source: Column = Field(
+        json_schema_extra=doc(
+            "The feature table: the dbt model whose rows are trained on, by name as in `dbt.ref`. "
+            "The spec's columns are checked against its columns before anything trains."
+        )
+    )
     group_by: Annotated[
         list[Column], Field(min_length=1, description="a str or a non-empty list of str")
-    ]
-    target: Column
-    key: Column | None = None
-    time_column: Column | None = None
+    ] = Field(
+        json_schema_extra=doc(
+            "The group column, or a list of them: every distinct combination of their values is "
+            "one group, trained separately with its own runs and winner. Never features."
+        )
+    )
+    target: Column = Field(
+        json_schema_extra=doc(
+            "The column to predict: numeric for regression, the class labels for classification. "
+            "A null target fails the group's runs."
+        )
+    )
+    key: Column | None = Field(
+        None,
+        json_schema_extra=doc(
+            "A column that identifies each row of a group (null or repeated values fail the build); "
+            "rows are sorted by it before the split, so splits are reproducible. Never a feature; "
+            "required by predictions models. `null`: rows are sorted by every training column."
+        ),
+    )
+    time_column: Column | None = Field(
+        None,
+        json_schema_extra=doc(
+            "A time column of the rows, read by training but never a feature. The time split orders "
+            "rows by `split.column`, not by this."
+        ),
+    )
     features: Features = Field(
         FeaturesExclude(),
         description="a list of column names or a mapping {exclude: [column names]}",
+        json_schema_extra=doc(
+            "The feature columns: a list of names (used in list order), or an `exclude` mapping: "
+            "every column of `source` except the group, target, key and time columns and the "
+            "excluded ones, in table order. Default: every such column."
+        ),
     )
-    task: Literal["regression", "classification"]
-    estimators: Annotated[list[EstimatorSpec], Field(min_length=1)]
-    preprocessing: PreprocessingSpec = PreprocessingSpec()
-    split: Split = RandomSplit()
-    metrics: Annotated[list[MetricName], Field(min_length=1)] | None = None
-    primary_metric: MetricName | None = None
-    min_rows: int = Field(10, ge=2, description="an int >= 2")
-    allowed_modules: Annotated[list[Column], Field(min_length=1)] = ["sklearn."]
+    task: Literal["regression", "classification"] = Field(
+        json_schema_extra=doc(
+            "What the estimators do: it decides which estimators and metrics are valid, the default "
+            "metrics, and stratified splits (classification)."
+        )
+    )
+    estimators: Annotated[list[EstimatorSpec], Field(min_length=1)] = Field(
+        json_schema_extra=doc(
+            "The estimators trained on every group, each with its parameters, grid or search; "
+            "every group gets the same runs."
+        )
+    )
+    preprocessing: PreprocessingSpec = Field(
+        PreprocessingSpec(),
+        json_schema_extra=doc(
+            "The steps fitted before the estimator, inside the model's Pipeline on the training "
+            "rows only. Default: none (numeric features are passed as they are)."
+        ),
+    )
+    split: Split = Field(
+        RandomSplit(),
+        json_schema_extra=doc(
+            "How a group's rows are split into training and test rows, by `kind`: `random` "
+            "(default), `time` or `kfold`. Rows are re-sorted by key after the split."
+        ),
+    )
+    metrics: Annotated[list[MetricName], Field(min_length=1)] | None = Field(
+        None,
+        json_schema_extra=doc(
+            "The metrics scored on the test rows of every run, one column each, of the spec's "
+            "task; `null`: the task's defaults (`[mae, rmse, r2]` or `[accuracy, f1, roc_auc]`), "
+            "plus `primary_metric` if it is another."
+        ),
+    )
+    primary_metric: MetricName | None = Field(
+        None,
+        json_schema_extra=doc(
+            "The metric that picks each group's winner (in its direction; ties to the smallest "
+            "`run_key`) and that searches optimise. `null`: the first of `metrics`."
+        ),
+    )
+    min_rows: int = Field(
+        10,
+        ge=2,
+        description="an int >= 2",
+        json_schema_extra=doc("A group with fewer rows is not trained: its runs are `skipped`."),
+    )
+    allowed_modules: Annotated[list[Column], Field(min_length=1)] = Field(
+        ["sklearn."],
+        json_schema_extra=doc(
+            "The import-path prefixes an estimator may come from, checked before it is imported "
+            "and again when a stored model is loaded: a spec never runs arbitrary code."
+        ),
+    )
     shards: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
-        "auto", description="'auto' or an int >= 1"
+        "auto",
+        description="'auto' or an int >= 1",
+        json_schema_extra=doc(
+            "How many work units (Spark tasks) each group's runs are split into, at most one per "
+            "run. `auto`: one per group, or, with fewer groups than twice the cluster's parallel "
+            "tasks, enough to make about that many. Scheduling only: results do not change."
+        ),
     )
-    tracking: TrackingSpec = TrackingSpec()
+    tracking: TrackingSpec = Field(
+        TrackingSpec(),
+        json_schema_extra=doc(
+            "Where and how much of the sweep MLflow logs. Default: on, into `$MLFLOW_TRACKING_URI` "
+            "or the embedded store, one child run per run. Never part of `run_key`."
+        ),
+    )
     refit: bool = Field(
         False,
         description="true: each stored model (a group's winner) is refit on all the group's rows "
         "before it is stored; its metrics stay those of the held-out evaluation",
+        json_schema_extra=doc(
+            "`true`: each stored model (a group's winner) is refit on all the group's rows before "
+            "it is stored; its metrics stay those of the held-out rows, `n_train` counts all rows. "
+            "`false` (default): the model fitted on the training rows (k-fold always refits)."
+        ),
     )
     retrain: Literal["changed", "all"] = Field(
         "changed",
         description="'changed' (a scheduled build trains only runs whose data, configuration or "
         "versions changed) or 'all' (every build retrains every run)",
+        json_schema_extra=doc(
+            "`changed` (default): a scheduled build trains only the runs whose data, configuration "
+            "or versions changed and carries the others over; `all`: every build retrains every run."
+        ),
     )
     store_models: Literal["best", "all"] | None = Field(
         None,
         description="'best' (each group's winner) or 'all' (every ok run); "
         "default: 'all' when tracking.log_models is 'all', else 'best'",
+        json_schema_extra=doc(
+            "Which runs keep their fitted Pipeline in `sweep_runs.model`: `best` (each group's "
+            "winner; the others' `model` is null) or `all` (every `ok` run). `null`: `all` when "
+            "`tracking.log_models` is `all` (which needs it), else `best`."
+        ),
     )
 
     @field_validator("group_by", mode="before")

@@ -1,96 +1,206 @@
 """The parts of a sweep spec as typed pydantic models: preprocessing, split, estimators, tracking.
 
-Every constraint on a part's values is declared here, on its fields (``Literal``, ``Field`` ranges
-and a ``description`` that words the expectation), as sklearn declares ``_parameter_constraints``.
-:class:`~dbt_sweep.spec.SweepSpec` assembles the parts; the checks that span fields live in
-:mod:`dbt_sweep.spec.checks`.
+Every constraint on a part's values is declared on its fields (``Literal``, ``Field`` ranges and a
+``description`` that words the expectation), as sklearn declares ``_parameter_constraints``; what a
+field does is its reference text (:func:`~dbt_sweep.spec.base.doc`), rendered into
+docs/reference/spec.md. The estimator parts are declared in :mod:`dbt_sweep.spec.estimator_parts` and
+importable from here. :class:`~dbt_sweep.spec.SweepSpec` assembles the parts; the checks that span
+fields live in :mod:`dbt_sweep.spec.checks`.
 """
 
 from __future__ import annotations
 
-import builtins
 import warnings
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag
+
+from dbt_sweep.spec.base import Column, MetricName, SpecModel, doc
+from dbt_sweep.spec.estimator_parts import EstimatorSpec, HalvingSpec, PruningSpec, SpaceDim
 
 __all__ = [
+    "Column",
     "EstimatorSpec",
+    "Features",
+    "FeaturesExclude",
+    "HalvingSpec",
     "KFoldSplit",
+    "MetricName",
     "PreprocessingSpec",
+    "PruningSpec",
     "RandomSplit",
     "SpaceDim",
+    "SpecModel",
+    "Split",
     "TimeSplit",
     "TrackingSpec",
 ]
-
-Column = Annotated[str, Field(min_length=1)]
-MetricName = Literal["mae", "rmse", "r2", "mape", "accuracy", "f1", "roc_auc", "log_loss"]
-
-
-class SpecModel(BaseModel):
-    """A part of the spec: unknown keys are refused and values are not coerced."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ImputeSpec(SpecModel):
     """``sweep.preprocessing.impute``: fill missing values (sklearn ``SimpleImputer``)."""
 
-    strategy: Literal["mean", "median", "most_frequent", "constant"] = "median"
-    fill_value: float | str | None = None
+    strategy: Literal["mean", "median", "most_frequent", "constant"] = Field(
+        "median",
+        json_schema_extra=doc(
+            "How a numeric feature's missing values are filled: with the column's mean, median or "
+            "most frequent value on the training rows, or with `fill_value` (`constant`). One-hot "
+            "columns are always filled with their most frequent value, whatever the strategy."
+        ),
+    )
+    fill_value: float | str | None = Field(
+        None,
+        json_schema_extra=doc(
+            "The value that replaces missing values with `strategy: constant` (SimpleImputer's "
+            "`fill_value`). Passed only when set; `null` keeps sklearn's default (0 for numbers)."
+        ),
+    )
 
 
 class OneHotSpec(SpecModel):
     """``sweep.preprocessing.one_hot``: which columns to one-hot encode."""
 
     columns: Literal["auto"] | Annotated[list[Column], Field(min_length=1)] = Field(
-        "auto", description="'auto' or a non-empty list of column names"
+        "auto",
+        description="'auto' or a non-empty list of column names",
+        json_schema_extra=doc(
+            "The features to one-hot encode (`OneHotEncoder(handle_unknown='ignore')`): `auto` "
+            "encodes every non-numeric feature, a list exactly those columns. Encoded columns are "
+            "never scaled; a category unseen in training encodes as all zeros."
+        ),
     )
 
 
 class SelectKBestSpec(SpecModel):
     """``sweep.preprocessing.select_k_best``: keep the ``k`` best-scoring features."""
 
-    k: int = Field(ge=1, description="an int >= 1")
+    k: int = Field(
+        ge=1,
+        description="an int >= 1",
+        json_schema_extra=doc(
+            "How many features to keep after encoding, ranked by `f_regression` or `f_classif` on "
+            "the training rows; capped at the number of encoded columns of the group."
+        ),
+    )
 
 
 class PreprocessingSpec(SpecModel):
     """``sweep.preprocessing``: the steps that prepare the features for the estimator."""
 
-    impute: ImputeSpec | None = None
-    one_hot: OneHotSpec | None = None
-    scale: Literal["none", "standard", "minmax"] = "none"
-    select_k_best: SelectKBestSpec | None = None
+    impute: ImputeSpec | None = Field(
+        None,
+        json_schema_extra=doc(
+            "Fill missing feature values (a `SimpleImputer` step); `null` (default): no imputation, "
+            "so missing values reach the estimator, and many sklearn estimators then fail the run."
+        ),
+    )
+    one_hot: OneHotSpec | None = Field(
+        None,
+        json_schema_extra=doc(
+            "One-hot encode categorical features; `null` (default): no encoding, and a non-numeric "
+            "feature is then a spec error."
+        ),
+    )
+    scale: Literal["none", "standard", "minmax"] = Field(
+        "none",
+        json_schema_extra=doc(
+            "Scale the numeric features after imputation: `standard` (`StandardScaler`), `minmax` "
+            "(`MinMaxScaler`) or `none`. One-hot encoded columns are never scaled."
+        ),
+    )
+    select_k_best: SelectKBestSpec | None = Field(
+        None,
+        json_schema_extra=doc(
+            "Keep only the `k` best-scoring features (a `SelectKBest` step before the estimator); "
+            "`null` (default): keep every feature."
+        ),
+    )
 
 
-_TEST_SIZE = Field(0.2, gt=0.0, lt=1.0, description="a float in the range (0.0, 1.0)")
+_TEST_SIZE = Field(
+    0.2,
+    gt=0.0,
+    lt=1.0,
+    description="a float in the range (0.0, 1.0)",
+    json_schema_extra=doc(
+        "The fraction of a group's rows held out for testing: `ceil(test_size * n)` rows. A group "
+        "left with no training row is skipped. Search runs carve their validation rows out of the "
+        "training rows with the same fraction."
+    ),
+)
 
 
 class RandomSplit(SpecModel):
     """``sweep.split`` with ``kind: random``: a shuffled train/test split."""
 
-    kind: Literal["random"] = "random"
+    kind: Literal["random"] = Field(
+        "random", json_schema_extra=doc("Selects this split: a shuffled train/test split.")
+    )
     test_size: float = _TEST_SIZE
-    seed: int = 0
-    stratify: bool = True  # classification only: ignored for regression
+    seed: int = Field(
+        0,
+        json_schema_extra=doc(
+            "The `random_state` of `train_test_split`: the same seed and rows give the same split. "
+            "After the split both sides are re-sorted by key, so rows reach the estimator in key order."
+        ),
+    )
+    stratify: bool = Field(
+        True,
+        json_schema_extra=doc(
+            "Classification only (ignored for regression): stratify the split on the target when "
+            "every class has at least 2 rows and each side has at least as many rows as there are "
+            "classes; otherwise the split is not stratified."
+        ),
+    )
 
 
 class TimeSplit(SpecModel):
     """``sweep.split`` with ``kind: time``: the latest rows by ``column`` are the test rows."""
 
-    kind: Literal["time"]
-    column: Column
+    kind: Literal["time"] = Field(
+        json_schema_extra=doc("Selects this split: the latest rows by `column` are the test rows.")
+    )
+    column: Column = Field(
+        json_schema_extra=doc(
+            "The column that orders rows in time (stable sort): the last `ceil(test_size * n)` rows "
+            "are the test rows. Never a feature; a null value fails the group. Both sides are then "
+            "re-sorted by key, so training rows reach the estimator in key order, not time order."
+        )
+    )
     test_size: float = _TEST_SIZE
 
 
 class KFoldSplit(SpecModel):
     """``sweep.split`` with ``kind: kfold``: ``folds``-fold cross-validation."""
 
-    kind: Literal["kfold"]
-    folds: int = Field(5, ge=2, description="an int >= 2")
-    seed: int = 0
-    shuffle: bool = True
+    kind: Literal["kfold"] = Field(
+        json_schema_extra=doc(
+            "Selects this split: each metric is the mean over the folds, and the stored model is "
+            "refit on all the group's rows. Searches and halving refuse it."
+        )
+    )
+    folds: int = Field(
+        5,
+        ge=2,
+        description="an int >= 2",
+        json_schema_extra=doc(
+            "The number of folds (`StratifiedKFold` for classification when every class has at "
+            "least `folds` rows, else `KFold`); a group with fewer rows than folds is skipped."
+        ),
+    )
+    seed: int = Field(
+        0,
+        json_schema_extra=doc(
+            "The `random_state` of the fold assignment; used only with `shuffle: true`."
+        ),
+    )
+    shuffle: bool = Field(
+        True,
+        json_schema_extra=doc(
+            "Shuffle the rows (seeded by `seed`) before assigning folds; `false`: folds are taken "
+            "in the rows' key order, unshuffled."
+        ),
+    )
 
 
 Split = Annotated[RandomSplit | TimeSplit | KFoldSplit, Field(discriminator="kind")]
@@ -99,7 +209,13 @@ Split = Annotated[RandomSplit | TimeSplit | KFoldSplit, Field(discriminator="kin
 class FeaturesExclude(SpecModel):
     """``sweep.features: {exclude: [...]}``: every column but these (and the group, target, ...)."""
 
-    exclude: list[Column] = []
+    exclude: list[Column] = Field(
+        [],
+        json_schema_extra=doc(
+            "Columns that are not features, on top of the group, target, key and time columns "
+            "(which never are); every other column of the source is a feature, in table order."
+        ),
+    )
 
 
 def _features_tag(value: Any) -> str:
@@ -111,88 +227,6 @@ Features = Annotated[
     Annotated[list[Column], Tag("names")] | Annotated[FeaturesExclude, Tag("exclude")],
     Discriminator(_features_tag),
 ]
-
-
-class SpaceDim(SpecModel):
-    """One parameter's search range: exactly one of ``choice``, ``int`` or ``float``.
-
-    ``log`` samples ``int``/``float`` ranges on a log scale (``low`` must then be > 0).
-    """
-
-    choice: Annotated[list[Any], Field(min_length=1)] | None = Field(
-        None, description="a non-empty list of values"
-    )
-    int: Annotated[list[builtins.int], Field(min_length=2, max_length=2)] | None = Field(
-        None, description="a list [low, high] of two ints"
-    )
-    float: Annotated[list[builtins.float], Field(min_length=2, max_length=2)] | None = Field(
-        None, description="a list [low, high] of two numbers"
-    )
-    log: bool = False
-
-    def kind(self) -> str | None:
-        """Return which of ``choice``, ``int``, ``float`` is set (None unless exactly one is)."""
-        kinds = [k for k in ("choice", "int", "float") if getattr(self, k) is not None]
-        return kinds[0] if len(kinds) == 1 else None
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the dimension as it is written into the manifest's ``params``."""
-        kind = str(self.kind())
-        out: dict[str, Any] = {kind: list(getattr(self, kind))}
-        if kind != "choice":
-            out["log"] = self.log
-        return out
-
-
-class HalvingSpec(SpecModel):
-    """Successive halving for ``search: random`` or ``grid``: every configuration starts on ``min_rows``
-    training rows; each round keeps the best ``1/factor`` and gives them ``factor`` times the rows."""
-
-    factor: builtins.int = Field(3, ge=2, description="an int >= 2")
-    min_rows: builtins.int = Field(30, ge=2, description="an int >= 2")
-
-
-class PruningSpec(SpecModel):
-    """Optuna pruning for ``search: optuna`` on an estimator with ``partial_fit``.
-
-    Each trial trains ``epochs`` passes of ``partial_fit``, reports the primary metric on the
-    validation split after each, and stops when the pruner says so. ``warmup``: epochs every trial
-    trains before it can be pruned (the median pruner's ``n_warmup_steps``; the halving pruners'
-    ``min_resource``, at least 1).
-    """
-
-    pruner: Literal["median", "hyperband", "successive_halving"] = "median"
-    epochs: builtins.int = Field(20, ge=1, description="an int >= 1")
-    warmup: builtins.int = Field(0, ge=0, description="an int >= 0")
-
-
-class EstimatorSpec(SpecModel):
-    """One ``sweep.estimators[i]`` entry: an estimator class and how its parameters are searched."""
-
-    name: Column | None = None
-    estimator: str = Field(
-        pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$", description="an import path 'module.Class'"
-    )
-    params: dict[str, Any] = {}
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
-    search: Literal["grid", "random", "optuna"] = "grid"
-    space: dict[str, SpaceDim] = {}
-    trials: Annotated[builtins.int, Field(ge=1)] | None = Field(None, description="an int >= 1")
-    seed: builtins.int = 0
-    halving: HalvingSpec | None = None
-    pruning: PruningSpec | None = None
-
-    @model_validator(mode="after")
-    def _default_name(self) -> EstimatorSpec:
-        """Name the entry after its class, lower-cased, unless it has a name."""
-        if self.name is None:
-            self.name = self.estimator.rpartition(".")[2].lower()
-        return self
-
-    @property
-    def searched(self) -> bool:
-        """Whether the estimator is one search run per group (random, optuna, or a grid with halving)."""
-        return self.search != "grid" or self.halving is not None
 
 
 # pydantic warns that `register` shadows ABCMeta.register of BaseModel's metaclass; the spec never
@@ -208,16 +242,60 @@ class TrackingSpec(SpecModel):
     Never part of ``run_key``: changing where runs are logged does not change what they train.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True,
+        json_schema_extra=doc(
+            "`false`: no MLflow at all (no experiment, runs or models; `mlflow_run_id` is null)."
+        ),
+    )
     experiment: Column | None = Field(
-        None, description="a non-empty str (default: the model's name)"
+        None,
+        description="a non-empty str (default: the model's name)",
+        json_schema_extra=doc(
+            "The MLflow experiment the sweep logs into; `null` (default): the dbt model's name. "
+            "Also the prefix of registered model names."
+        ),
     )
     uri: Column | None = Field(
         None,
         description="a non-empty tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
+        json_schema_extra=doc(
+            "The MLflow tracking URI; `null` (default): `$MLFLOW_TRACKING_URI`, else the embedded "
+            "store in the project folder (`sqlite:///mlflow.db`, artifacts in `mlruns/`)."
+        ),
     )
-    level: Literal["runs", "groups", "sweep"] = "runs"
-    log_models: Literal["best", "all", "none"] = "best"
-    register: bool = False
-    on_error: Literal["fail", "warn"] = "fail"
-    rerun: bool = False
+    level: Literal["runs", "groups", "sweep"] = Field(
+        "runs",
+        json_schema_extra=doc(
+            "Under the build's parent run, log one child run per training run (`runs`), one per "
+            "group with its winner (`groups`), or only the parent run (`sweep`)."
+        ),
+    )
+    log_models: Literal["best", "all", "none"] = Field(
+        "best",
+        json_schema_extra=doc(
+            "Which fitted models are logged as MLflow sklearn models: each group's winner (`best`), "
+            "every `ok` run's (`all`, which needs `store_models: all`) or none."
+        ),
+    )
+    register: bool = Field(
+        False,
+        json_schema_extra=doc(
+            "`true`: register each group's winner as a new version of the registered model "
+            "`<experiment>-<group values>`."
+        ),
+    )
+    on_error: Literal["fail", "warn"] = Field(
+        "fail",
+        json_schema_extra=doc(
+            "When the tracking server is unreachable or fails: `fail` the model, or `warn` and "
+            "train and materialise without tracking (`mlflow_run_id` null)."
+        ),
+    )
+    rerun: bool = Field(
+        False,
+        json_schema_extra=doc(
+            "`false`: a run whose `run_key`, data and outcome match a finished child run of an "
+            "earlier build reuses it, logging nothing again; `true`: every build logs anew."
+        ),
+    )
