@@ -512,6 +512,7 @@ def test_search_trials_take_the_units_fitted_preprocessing(
     spec = make_spec(
         estimators=[_sgd(trials=6, pruning={"pruner": "median", "epochs": 3, "warmup": 1}), _ridge()],
         preprocessing={"scale": "standard"},
+        shards=1,  # one work unit: units never share fitted steps
     )  # fmt: skip
     runs = train_group(frame, spec)
     assert runs["status"].tolist() == ["ok"] * 3, runs["error"].tolist()

@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from dbt_sweep.exceptions import UntrustedModelError
 from dbt_sweep.spec import PreprocessingSpec
+from dbt_sweep.training.model_bytes import canonical_skops
 from dbt_sweep.training.pipeline import build_pipeline
 from dbt_sweep.training.serialize import (
     HELPER_FAMILIES,
@@ -251,7 +252,10 @@ def test_sweep_pipelines_load(estimator: str, task: str, preprocessing: dict[str
         numeric=["a", "b"], categorical=categorical, n_encoded=5,
     )  # fmt: skip
     pipe.fit(X, labels if task == "classification" else y)
-    loaded = load_model(dump_model(pipe))
+    data = dump_model(pipe)
+    # the direct canonical writer gives exactly the bytes of skops's own dumps made canonical
+    assert data == canonical_skops(sio.dumps(pipe))
+    loaded = load_model(data)
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
 
 
@@ -283,7 +287,9 @@ def test_estimators_with_helper_types_load(model: Any) -> None:
     X = X[["a", "b"]].fillna(0.0)
     target = labels if isinstance(model, (KNeighborsClassifier, CalibratedClassifierCV)) else y
     model.fit(X, target)
-    loaded = load_model(dump_model(model))
+    data = dump_model(model)
+    assert data == canonical_skops(sio.dumps(model))
+    loaded = load_model(data)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from dbt_sweep.manifest import build_manifest, group_stats
+from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training import (
     canonical_order,
@@ -110,8 +112,15 @@ def test_shared_preprocessing_equals_fitting_each_pipeline(
             run["estimator"], json.loads(run["params"]), spec.preprocessing, task=spec.task,
             numeric=group.numeric, categorical=group.categorical, n_encoded=group.n_encoded,
         ).fit(group.X.iloc[train], group.y[train])  # fmt: skip
+        # the unit fits on a float64 array; the stored model is the DataFrame fit's, names
+        # included, and so are its metrics (to the last bits: memory layout orders numpy's sums)
+        scores = compute_metrics(alone, group.X.iloc[test], group.y[test], spec.metrics or [])
+        assert {name: run[name] for name in scores} == pytest.approx(scores, rel=1e-12)
         stored = load_model(run["model"])
-        np.testing.assert_allclose(stored.predict(group.X), alone.predict(group.X))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "X has feature names, but ... was fitted without"
+            np.testing.assert_allclose(stored.predict(group.X), alone.predict(group.X))
+        assert list(stored.feature_names_in_) == list(group.X.columns)
         assert [name for name, _ in stored.steps] == [name for name, _ in alone.steps]
     alphas = [
         load_model(m).named_steps["estimator"].get_params().get("alpha") for m in runs["model"]

@@ -1,7 +1,7 @@
 """Training: one work unit in, one result row per manifest row out. pandas in, pandas out, no Spark.
 
-:func:`train_unit` is what Spark's Python workers run for each work unit (a group, or a group's
-shard): it prepares the rows once (:mod:`.prepare`, :mod:`.split`), fits each run's pipeline
+:func:`train_units` is what Spark's Python workers run for each bin of work units (a unit is a
+group, or a group's shard); :func:`train_unit` trains one unit: it prepares the rows once (:mod:`.prepare`, :mod:`.split`), fits each run's pipeline
 (:mod:`.pipeline`, sharing the preprocessing between runs that train on the same rows), scores the
 configured metrics, runs searches (:mod:`.search`), keeps the skops bytes of the unit's winners
 (:mod:`.store`) and returns a frame shaped by :mod:`.frame`. :func:`train_group` does the same for
@@ -10,9 +10,10 @@ one group in a notebook or a debugger, without Spark.
 
 from __future__ import annotations
 
+from dbt_sweep.training.bins import train_group, train_units
 from dbt_sweep.training.frame import run_columns, run_schema
 from dbt_sweep.training.prepare import canonical_order, holdout_rows, sklearn_ready
-from dbt_sweep.training.unit import train_group, train_unit
+from dbt_sweep.training.unit import train_unit
 
 __all__ = [
     "canonical_order",
@@ -22,4 +23,5 @@ __all__ = [
     "sklearn_ready",
     "train_group",
     "train_unit",
+    "train_units",
 ]

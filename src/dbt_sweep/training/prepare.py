@@ -49,6 +49,9 @@ class PreparedUnit:
         Number of columns after encoding (caps ``select_k_best``).
     order : ndarray or None, default=None
         Time splits: row positions in time order.
+    values : ndarray or None, default=None
+        ``X`` as one float64 array, when every feature is numeric and the pipeline starts with a
+        numeric scikit-learn step: fits and predictions take it (see :meth:`take`).
     n_train, n_test : int
         Training rows of the stored model and test rows summed over the splits.
     preprocessed : dict
@@ -64,6 +67,7 @@ class PreparedUnit:
     categorical: list[str]
     n_encoded: int
     order: np.ndarray | None = None
+    values: np.ndarray | None = None
     n_train: int = field(init=False)
     n_test: int = field(init=False)
     preprocessed: dict[bytes, tuple[Steps, Any]] = field(default_factory=dict, repr=False)
@@ -98,13 +102,24 @@ class PreparedUnit:
         key = train.tobytes()
         cached = self.preprocessed.get(key)
         if cached is None:
-            X = self.X.iloc[train]
+            X = self.take(train)
             for _, step in steps:
                 X = step.fit_transform(X, self.y[train])
             if len(self.preprocessed) >= MAX_PREPROCESSED:
                 self.preprocessed.clear()
             cached = self.preprocessed[key] = (steps, X)
         return cached
+
+    def take(self, rows: np.ndarray) -> Any:
+        """The feature rows at positions ``rows``, as fits and predictions take them.
+
+        The float64 array when there is one: scikit-learn validates a DataFrame's names and
+        dtypes on every step, which cost more than fitting and scoring a small group's model.
+        A model fitted on it gets the column names back when it is stored
+        (:func:`dbt_sweep.training.store.with_feature_names`). Its numbers can differ from a
+        DataFrame fit's in the last bit (numpy sums in an order that follows memory layout).
+        """
+        return self.values[rows] if self.values is not None else self.X.iloc[rows]
 
     def fit(self, pipe: Any, train: np.ndarray) -> None:
         """Fit ``pipe`` on the rows ``train``, reusing the unit's fitted preprocessing for them.
@@ -137,6 +152,8 @@ def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:
     >>> sklearn_ready(X).dtypes.tolist()
     [dtype('float64'), dtype('float64')]
     """
+    if all(dtype == np.float64 or dtype == np.int64 for dtype in X.dtypes):
+        return X  # what Arrow gives for double and bigint columns: nothing to convert
     out = {}
     for col in X.columns:
         s = X[col]
@@ -252,7 +269,22 @@ def prepare_unit(features: pd.DataFrame, spec: SweepSpec) -> PreparedUnit:
     splits = make_splits(spec, frame, y, classes)
     order = time_order(frame, spec.split.column) if isinstance(spec.split, TimeSplit) else None
     refit = isinstance(spec.split, KFoldSplit)
-    return PreparedUnit(X, y, classes, splits, refit, numeric, categorical, n_encoded, order)
+    values = X.to_numpy(dtype="float64") if _numeric_pipeline(X, spec, categorical) else None
+    return PreparedUnit(
+        X, y, classes, splits, refit, numeric, categorical, n_encoded, order, values
+    )
+
+
+def _numeric_pipeline(X: pd.DataFrame, spec: SweepSpec, categorical: list[str]) -> bool:
+    """Whether the unit's pipelines can fit on a float64 array: every feature numeric, and a
+    scikit-learn step first (an estimator fitted directly might use a DataFrame's names)."""
+    pre = spec.preprocessing
+    first_is_ours = pre.impute is not None or pre.scale != "none" or pre.select_k_best is not None
+    return (
+        first_is_ours
+        and not categorical
+        and all(pd.api.types.is_numeric_dtype(dtype) for dtype in X.dtypes)
+    )
 
 
 def holdout_rows(features: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:

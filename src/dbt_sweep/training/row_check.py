@@ -31,6 +31,8 @@ __all__ = ["check_manifest", "check_manifest_row", "manifest_row_problems"]
 
 _MAX_SHOWN = 200  # characters of a received value quoted in a message
 _CACHED_SPECS = 8
+# what a row's verdict depends on (run_key only names the row in a message)
+_CONFIG = ("estimator_name", "estimator", "search", "params")
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,21 @@ def manifest_row_problems(
         One entry per row: the problem, or None for a row the spec produces.
     """
     entries, allowed = _expected(spec), tuple(spec.allowed_modules)
-    return [_row_problem(row, entries, allowed, manifest) for row in rows.to_dict("records")]
+    columns = [c for c in _CONFIG if c in rows.columns]
+    # Rows of one configuration pass or fail together; a work unit repeats its few configurations
+    # in every group, so each distinct one is checked once and only a failing one row by row
+    # (its messages name each row's run_key).
+    verdicts: dict[tuple[Any, ...], bool] = {}
+    problems: list[str | None] = []
+    for row in rows[[c for c in ("run_key", *_CONFIG) if c in rows.columns]].to_dict("records"):
+        config = tuple(repr(row.get(c)) for c in columns)
+        if verdicts.get(config) is True:
+            problems.append(None)
+            continue
+        problem = _row_problem(row, entries, allowed, manifest)
+        verdicts[config] = problem is None
+        problems.append(problem)
+    return problems
 
 
 def check_manifest(

@@ -29,7 +29,7 @@ import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from dbt_sweep.exceptions import UntrustedModelError
-from dbt_sweep.training.model_bytes import canonical_skops
+from dbt_sweep.training.model_bytes import dump_canonical
 
 __all__ = [
     "DEFAULT_ESTIMATOR_MODULES",
@@ -202,10 +202,10 @@ def dump_model(obj: Any) -> bytes:
     Returns
     -------
     bytes
-        Canonical skops bytes (:func:`~dbt_sweep.training.model_bytes.canonical_skops`): the same
+        Canonical skops bytes (:func:`~dbt_sweep.training.model_bytes.dump_canonical`): the same
         model fitted on the same data gives the same bytes in every build.
     """
-    return canonical_skops(sio.dumps(obj))
+    return dump_canonical(obj)
 
 
 def load_model(

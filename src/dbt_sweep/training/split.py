@@ -8,6 +8,7 @@ every build. A group too small to split raises :class:`UnfitGroup`, which the un
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -105,7 +106,19 @@ def make_splits(
         and counts.min() >= 2
         and min(n_test, n - n_test) >= k
     )
+    if not stratify:
+        return [_random_split(n, n_test, split.seed)]
     train, test = train_test_split(
-        np.arange(n), test_size=n_test, random_state=split.seed, stratify=y if stratify else None
+        np.arange(n), test_size=n_test, random_state=split.seed, stratify=y
     )
     return [(np.sort(train), np.sort(test))]
+
+
+@functools.lru_cache(maxsize=256)
+def _random_split(n: int, n_test: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """An unstratified random split depends on the row count and the seed only, so groups of one
+    size share it (read-only) instead of validating and shuffling again."""
+    train, test = train_test_split(np.arange(n), test_size=n_test, random_state=seed)
+    train, test = np.sort(train), np.sort(test)
+    train.flags.writeable = test.flags.writeable = False
+    return train, test

@@ -8,15 +8,18 @@ model is first refit on all the group's rows (its metrics stay those of the held
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training.frame import error_text
 from dbt_sweep.training.selection import rank_key
 from dbt_sweep.training.serialize import dump_model
 
-__all__ = ["ModelStore"]
+__all__ = ["ModelStore", "with_feature_names"]
 
 
 class ModelStore:
@@ -31,9 +34,19 @@ class ModelStore:
         Gives ``store_models`` and the primary metric's direction.
     raise_errors : bool
         Let a serialisation error propagate instead of failing the run (debugging).
+    feature_names : sequence of str or None, default=None
+        The unit's feature columns, when its pipelines were fitted on an array without them
+        (see :func:`with_feature_names`).
     """
 
-    def __init__(self, spec: SweepSpec, *, raise_errors: bool) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        *,
+        raise_errors: bool,
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        self.feature_names = feature_names
         self.keep_all = spec.store_models == "all"
         self.direction = spec.primary_direction
         self.raise_errors = raise_errors
@@ -81,6 +94,8 @@ class ModelStore:
             if refit is not None:
                 pipe = refit[0]()
                 result["n_train"] = refit[1]
+            if self.feature_names is not None:
+                pipe = with_feature_names(pipe, self.feature_names)
             result["model"] = dump_model(pipe)
         except Exception as exc:
             if self.raise_errors:
@@ -89,3 +104,24 @@ class ModelStore:
             result.update(
                 status="failed", error=f"the fitted model cannot be {what}: {error_text(exc)}"
             )
+
+
+def with_feature_names(pipe: Any, names: Sequence[str]) -> Any:
+    """``pipe`` as if its first step had been fitted on a DataFrame with columns ``names``.
+
+    The first step gets ``feature_names_in_`` where a DataFrame fit puts it (before
+    ``n_features_in_``), so the stored file has the layout a DataFrame fit gives and the loaded
+    model checks the names of the frames it predicts on. A copy: the unit's fitted steps are shared
+    between its runs, which go on predicting on arrays.
+    """
+    name, first = pipe.steps[0]
+    named = copy.copy(first)
+    state: dict[str, Any] = {}
+    for key, value in first.__dict__.items():
+        if key == "n_features_in_":
+            state["feature_names_in_"] = np.asarray(list(names), dtype=object)
+        state[key] = value
+    named.__dict__ = state
+    out = copy.copy(pipe)
+    out.steps = [(name, named), *pipe.steps[1:]]
+    return out

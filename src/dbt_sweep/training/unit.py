@@ -4,7 +4,8 @@
 equally in a notebook on one pandas group (``train_group``). It prepares the unit once
 (:mod:`~dbt_sweep.training.prepare`), fits and scores each manifest row, keeps the models
 :mod:`~dbt_sweep.training.store` asks for, and assembles the output
-(:mod:`~dbt_sweep.training.frame`). It never raises: every problem becomes a ``failed`` or
+(:mod:`~dbt_sweep.training.frame`). Spark calls it through :mod:`~dbt_sweep.training.bins`, many
+units per call. It never raises: every problem becomes a ``failed`` or
 ``skipped`` row, so a sweep always reports on every run in the manifest.
 """
 
@@ -20,7 +21,6 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from dbt_sweep.manifest import build_manifest, group_stats
 from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.spec.search import is_search_run
@@ -39,7 +39,7 @@ from dbt_sweep.training.search.fit import Fit
 from dbt_sweep.training.split import UnfitGroup
 from dbt_sweep.training.store import ModelStore
 
-__all__ = ["run_row", "train_group", "train_unit"]
+__all__ = ["run_row", "train_unit", "unit_results"]
 
 
 def fit_run(
@@ -129,7 +129,7 @@ def score_splits(
         start = time.perf_counter()
         folds.append(
             compute_metrics(
-                pipe, unit.X.iloc[test], unit.y[test], spec.metrics or [], classes=unit.classes
+                pipe, unit.take(test), unit.y[test], spec.metrics or [], classes=unit.classes
             )
         )
         timing["score_seconds"] += time.perf_counter() - start
@@ -238,68 +238,44 @@ def train_unit(
     now = pd.Timestamp.now(tz="UTC")
     if manifest.empty:
         return results_frame(manifest, [], spec, now)
-    # A row the spec does not produce (a rewritten table) is never built: its estimator path
-    # would be imported and called with its params, which can run any code.
-    refused = [
-        None if problem is None else {"status": "failed", "error": problem}
-        for problem in manifest_row_problems(manifest, spec)
+    refused = manifest_row_problems(manifest, spec)
+    results = unit_results(features, manifest, refused, spec, raise_errors=raise_errors)
+    return results_frame(manifest, results, spec, now)
+
+
+def unit_results(
+    features: pd.DataFrame,
+    manifest: pd.DataFrame,
+    refused: list[str | None],
+    spec: SweepSpec,
+    *,
+    raise_errors: bool = False,
+) -> list[dict[str, Any]]:
+    """The result dicts of one unit's runs, in manifest order (see :func:`train_unit`).
+
+    ``refused`` holds each row's problem from
+    :func:`~dbt_sweep.training.row_check.manifest_row_problems`: a row the spec does not produce
+    (a rewritten table) is never built, since its estimator path would be imported and called
+    with its params, which can run any code.
+    """
+    refusals = [
+        None if problem is None else {"status": "failed", "error": problem} for problem in refused
     ]
     try:
         unit = prepare_unit(features, spec)
     except UnfitGroup as exc:
         unfit = {"status": exc.status, "error": str(exc)}
-        return results_frame(manifest, [r or unfit for r in refused], spec, now)
+        return [r or dict(unfit) for r in refusals]
     except Exception as exc:  # bad data must fail the unit's rows, not the Spark job
         if raise_errors:
             raise
         failed = {"status": "failed", "error": error_text(exc)}
-        return results_frame(manifest, [r or failed for r in refused], spec, now)
-    store = ModelStore(spec, raise_errors=raise_errors)
+        return [r or dict(failed) for r in refusals]
+    names = list(unit.X.columns) if unit.values is not None else None
+    store = ModelStore(spec, raise_errors=raise_errors, feature_names=names)
     results = []
-    for row, refusal in zip(manifest.to_dict("records"), refused, strict=True):
+    for row, refusal in zip(manifest.to_dict("records"), refusals, strict=True):
         results.append(refusal or run_row(row, unit, spec, raise_errors=raise_errors))
         store.add(results[-1], str(row["run_key"]))
     store.finish()
-    return results_frame(manifest, results, spec, now)
-
-
-def train_group(
-    features: pd.DataFrame,
-    spec: SweepSpec,
-    *,
-    estimator: str | None = None,
-    raise_errors: bool = False,
-) -> pd.DataFrame:
-    """Train a sweep on pandas rows in a notebook, for debugging: manifest, then each group.
-
-    Parameters
-    ----------
-    features : DataFrame
-        Rows of one or more groups, with every feature table column.
-    spec : SweepSpec
-        The validated sweep spec.
-    estimator : str or None, default=None
-        Only train the estimator with this ``name`` (``sweep.estimators[i].name``).
-    raise_errors : bool, default=False
-        Let a run's exception propagate (see :func:`train_unit`).
-
-    Returns
-    -------
-    DataFrame
-        One row per run, as :func:`train_unit` returns.
-    """
-    manifest = build_manifest(spec, group_stats(features, spec), parallelism=1)
-    if estimator is not None:
-        manifest = manifest[manifest["estimator_name"] == estimator]
-    parts = [
-        train_unit(
-            rows,
-            manifest.merge(rows[spec.group_by].drop_duplicates(), on=spec.group_by),
-            spec,
-            raise_errors=raise_errors,
-        )
-        for _, rows in features.groupby(spec.group_by, sort=True)
-    ]
-    if not parts:
-        return train_unit(features, manifest.iloc[:0], spec)
-    return pd.concat(parts, ignore_index=True)
+    return results

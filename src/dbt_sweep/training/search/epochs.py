@@ -138,7 +138,7 @@ def epoch_objective(
                 numeric=unit.numeric, categorical=unit.categorical, n_encoded=unit.n_encoded,
             )  # fmt: skip
             steps, X_inner = unit.preprocess(pipe.steps[:-1], inner)
-            X_val = unit.X.iloc[val]
+            X_val = unit.take(val)
             for _, step in steps:  # what Pipeline.transform does, on the cached fitted steps
                 X_val = step.transform(X_val)
             prepared.extend([X_inner, X_val])

@@ -143,7 +143,7 @@ def trial_objective(
     callable
         ``objective(params, n_rows=None) -> float``.
     """
-    X_val, y_val = unit.X.iloc[val], unit.y[val]
+    X_val, y_val = unit.take(val), unit.y[val]
     # halving rounds fit on a prefix of the search training rows in a seeded order
     shuffled = np.random.default_rng(seed).permutation(inner)
 
