@@ -3,6 +3,7 @@
     /tmp/venv/bin/python bench/run.py --scenarios W1,W2,W3,W4,W5 --scale 1.0
     /tmp/venv/bin/python bench/run.py --scenarios W1 --scale 0.05          # a quick check
     /tmp/venv/bin/python bench/run.py --scenarios demo                     # fixed cost of the demo build
+    /tmp/venv/bin/python bench/run.py --scenarios W1,W2,W5 --check         # issue 14's targets, exit 1 if missed
 
 Writes ``bench/results/<run>/results.json`` and ``report.md`` (see bench/README.md for what each
 figure includes). Never part of the pytest suite.
@@ -25,9 +26,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baselines  # noqa: E402
+import checks  # noqa: E402
 import dbt_build  # noqa: E402
 import eventlog  # noqa: E402
 import logsplit  # noqa: E402
+import overhead  # noqa: E402
 import report  # noqa: E402
 from workloads import FEATURES, GROUP, NO_COALESCE, REPO, TARGET, Workload, workloads, write_data  # noqa: E402
 
@@ -40,22 +43,46 @@ def _log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def _tracked_spec(workload: Workload, variant: Any, vroot: Path) -> tuple[dict[str, Any], float]:
+    """The variant's spec logging into an embedded MLflow store in the build's folder
+    (``vroot/mlflow.db``, artifacts in ``vroot/mlruns``), created empty beforehand: every build after
+    a project's first opens an existing store, so MLflow's schema migrations (returned, in seconds)
+    are not in the node's time."""
+    import tracking
+
+    vroot.mkdir(parents=True, exist_ok=True)
+    store = vroot / "mlflow.db"
+    store.unlink(missing_ok=True)
+    seconds = tracking.create_store(store)
+    spec = workload.spec(variant)
+    spec["tracking"] = {**spec["tracking"], "uri": f"sqlite:///{store}"}
+    return spec, seconds
+
+
 def run_sweep(
-    workload: Workload, root: Path, data: Path, *, aqe_variants: bool = True
+    workload: Workload, root: Path, data: Path, *, aqe_variants: bool = True, tracked: bool = False
 ) -> dict[str, Any]:
     """Every variant of the scenario through ``dbt build``; timings from run_results, log and event log.
 
     ``aqe_variants=False`` skips the variants that switch adaptive coalescing off: dbt-sweep sets
-    its training stage's partitioning itself, so they only confirm that it does.
+    its training stage's partitioning itself, so they only confirm that it does. Variants that track
+    to MLflow run only with ``tracked=True`` (each costs a build).
     """
     out = {}
     for variant in workload.variants:
         if not aqe_variants and variant.spark_conf == NO_COALESCE:
             continue
+        if variant.tracking and not tracked:
+            continue
         _log(f"{workload.key}: dbt build ({variant.name}, shards={variant.shards})")
         vroot = root / variant.name
+        store_seconds = None
+        if variant.tracking:
+            spec, store_seconds = _tracked_spec(workload, variant, vroot)
+        else:
+            spec = workload.spec(variant)
         project = dbt_build.generate_project(
-            vroot, data=data, spec=workload.spec(variant), spark_conf=variant.spark_conf
+            vroot, data=data, spec=spec, spark_conf=variant.spark_conf
         )
         build = dbt_build.run_build(project, vroot, memory=workload.measure_memory)
         if build["returncode"] != 0:
@@ -75,6 +102,7 @@ def run_sweep(
             "sweep_runs_jobs": runs_jobs,
             "split": split,
             **({"memory_mb": build["memory_mb"]} if "memory_mb" in build else {}),
+            **({"tracking_store_create_seconds": store_seconds} if store_seconds is not None else {}),
         }
         _log(f"{workload.key}/{variant.name}: sweep_runs {out[variant.name]['sweep_runs_seconds']:.1f} s, "
              f"build {build['wall_seconds']:.1f} s")  # fmt: skip
@@ -86,7 +114,6 @@ def run_plain(workload: Workload, root: Path, data: Path, *, coalesce: bool) -> 
     name = "plain" if coalesce else "plain_no_coalesce"
     proot = root / name
     proot.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(REPO / "conf", proot / "conf", dirs_exist_ok=True)
     (proot / "spark" / "events").mkdir(parents=True, exist_ok=True)
     conf = dbt_build.spark_conf(proot / "spark")
     conf["spark.eventLog.enabled"] = "true"
@@ -136,7 +163,14 @@ def run_local(workload: Workload, data: Any, *, joblib: bool) -> dict[str, Any]:
     return loop
 
 
-def run_workload(workload: Workload, root: Path, *, aqe_variants: bool = True) -> dict[str, Any]:
+def run_workload(
+    workload: Workload,
+    root: Path,
+    *,
+    aqe_variants: bool = True,
+    tracked: bool = False,
+    overhead_figure: bool = False,
+) -> dict[str, Any]:
     data_path = root / "data.parquet"
     data = write_data(workload, data_path)
     out: dict[str, Any] = {
@@ -144,12 +178,20 @@ def run_workload(workload: Workload, root: Path, *, aqe_variants: bool = True) -
         "rows": len(data), "skew": workload.skew, "fits": len(workload.configs()) * workload.groups,
         "configs_per_group": len(workload.configs()),
     }  # fmt: skip
-    out["sweep"] = run_sweep(workload, root, data_path, aqe_variants=aqe_variants)
+    out["sweep"] = run_sweep(
+        workload, root, data_path, aqe_variants=aqe_variants, tracked=tracked
+    )
     if workload.baselines:
         out["plain"] = run_plain(workload, root, data_path, coalesce=True)
         if workload.all_baselines:
             out["plain_no_coalesce"] = run_plain(workload, root, data_path, coalesce=False)
         out["local"] = run_local(workload, data, joblib=workload.all_baselines)
+    elif workload.ideal:
+        out["local"] = run_local(workload, data, joblib=False)
+    if overhead_figure:
+        _log(f"{workload.key}: per-run overhead of train_group in this process (bench/overhead.py)")
+        out["overhead"] = overhead.measure(workload, data)
+        _log(f"{workload.key}: overhead {100 * (out['overhead']['overhead_ratio'] or 0):.1f}% of fit+score")
     return out
 
 
@@ -158,7 +200,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """The repo's demo project (a copy: its seeds and models unchanged) through ``dbt build`` on ``target``."""
     project = root / "project"
-    for part in ("models", "python_models", "macros", "seeds", "tests", "conf"):
+    for part in ("models", "python_models", "macros", "seeds", "tests"):
         shutil.copytree(REPO / part, project / part, dirs_exist_ok=True)
     shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
     (root / "profiles").mkdir(parents=True, exist_ok=True)
@@ -215,6 +257,19 @@ def main() -> None:
         "--no-aqe-variants", action="store_true",
         help="skip the dbt-sweep variants with adaptive coalescing off (they only confirm the partitioning)",
     )  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true",
+        help="judge issue 14's targets (bench/checks.py); implies --tracked and --overhead; exit 1 when "
+             "a target is missed or not measured",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tracked", action="store_true",
+        help="also build the tracked W1 variant (sweep_tracked: MLflow level runs, winners' models)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--overhead", action="store_true",
+        help="also measure W1's per-run overhead of train_group in this process (bench/overhead.py)",
+    )  # fmt: skip
     args = parser.parse_args()
     names = _scenarios(args.scenarios, args.scale)
     run = args.run or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-x{args.scale:g}"
@@ -227,16 +282,32 @@ def main() -> None:
             results["demo"] = run_demo(root / "demo")
         else:
             results["scenarios"][name] = run_workload(
-                workloads(scale)[name], root / name, aqe_variants=not args.no_aqe_variants
-            )
+                workloads(scale)[name], root / name, aqe_variants=not args.no_aqe_variants,
+                tracked=args.tracked or args.check, overhead_figure=name == "W1" and (args.overhead or args.check),
+            )  # fmt: skip
             results["scenarios"][name]["scale"] = scale
             results["scenarios"][name]["bench_wall_seconds"] = time.perf_counter() - started
         (root / "results.json").write_text(json.dumps(results, indent=1, default=str))
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.check:
+        judged = checks.evaluate(results)
+        results["checks"] = [
+            {"name": c.name, "figure": c.figure, "limit": c.limit, "unit": c.unit, "met": c.met,
+             "detail": c.detail}
+            for c in judged
+        ]  # fmt: skip
     (root / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (root / "report.md").write_text(report.markdown(results))
     print(report.markdown(results))
     _log(f"wrote {root / 'results.json'} and {root / 'report.md'}")
+    if args.check:
+        print("\nIssue 14 targets (--check):")
+        for c in judged:
+            print(f"  {c.status:>12}  {c.show(c.figure):>9}  (limit {c.show(c.limit)})  {c.name}  [{c.detail or '-'}]")
+        for note in checks.notes(results):
+            print(f"  note: {note}")
+        print(f"  {checks.summary(judged)}")
+        sys.exit(checks.exit_code(judged))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The Spark side of ``sweep_runs``: features and manifest cogrouped by work unit, each unit trained by
-:func:`dbt_sweep.training.train_unit` in a Spark Python worker, tracking opened and closed around it."""
+"""The Spark side of ``sweep_runs``: features and manifest cogrouped by bins of work units, each bin
+trained by :func:`dbt_sweep.training.train_units` in a Spark Python worker, tracking opened and
+closed around it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -29,7 +31,8 @@ from dbt_sweep.tracking import (
     start_tracking,
     track_unit,
 )
-from dbt_sweep.training import run_schema, sklearn_ready, train_unit
+from dbt_sweep.training import run_schema, sklearn_ready, train_units
+from dbt_sweep.training.bins import split_units
 from dbt_sweep.training.row_check import check_manifest
 
 __all__ = ["train_runs"]
@@ -125,7 +128,7 @@ def _train(
 
     Units are spread over ``TASKS_PER_CORE x cores`` tasks, largest estimated cost first, so every
     core stays busy (Spark's adaptive execution would otherwise coalesce a small grouped-map stage
-    into one task).
+    into one task), and packed into bins, one grouped-map call each (:mod:`~dbt_sweep.spark.slots`).
     """
     manifest = plan.to_train
     spark = features.sparkSession
@@ -136,15 +139,16 @@ def _train(
     slots = assign_slots(manifest, units, cores=_spark.parallelism(spark))
     n_slots = int(slots.attrs["n_slots"])
 
-    def slot_map() -> DataFrame:  # one per join: Spark rejects one DataFrame on both cogroup sides
-        return spark.createDataFrame(slots[[*units, UNIT]], schema=slot_schema(manifest, units))
+    unit_bins = spark.createDataFrame(slots[[*units, UNIT]], schema=slot_schema(manifest, units))
+    group_bins = slots[[*sweep.group_by, UNIT]].drop_duplicates()
+    group_bins = spark.createDataFrame(group_bins, schema=slot_schema(manifest, sweep.group_by))
 
     used = training_columns(sweep, features.columns)
-    # A group's rows are copied once per shard of the group, never once per run.
-    data = with_slots(features.select(*used), slot_map(), on=sweep.group_by, how="inner").select(
+    # A group's rows are copied once per bin that holds any of its units, never once per run.
+    data = with_slots(features.select(*used), group_bins, on=sweep.group_by, how="inner").select(
         *[F.col(f"left.`{c}`") for c in used], F.col(f"right.{UNIT}")
     )
-    runs = with_slots(manifest, slot_map(), on=units, how="left").select("left.*", f"right.{UNIT}")
+    runs = with_slots(manifest, unit_bins, on=units, how="left").select("left.*", f"right.{UNIT}")
 
     monitor = ProgressMonitor(
         spark,
@@ -191,18 +195,23 @@ def _trainer(
 
     def train(features: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         rows = features.drop(columns=[UNIT], errors="ignore")
-        result = train_unit(rows, runs.drop(columns=[UNIT]), spec)
+        runs = runs.drop(columns=[UNIT]).reset_index(drop=True)
+        result = train_units(rows, runs, spec)
         if len(runs):
-            counters.add(units=1, failed=int((result["status"] == "failed").sum()))
+            n_units = len(runs[unit_columns(spec)].drop_duplicates())
+            counters.add(units=n_units, failed=int((result["status"] == "failed").sum()))
         result["mlflow_run_id"] = None
-        fingerprints = dict(zip(runs["run_key"], runs["data_fingerprint"], strict=True))
-        result["data_fingerprint"] = result["run_key"].map(fingerprints)
+        result["data_fingerprint"] = runs["data_fingerprint"].to_numpy()  # same rows, same order
         if log_runs and len(runs):
             assert tracking is not None
             names = spec.feature_columns(list(rows.columns))
-            example = sklearn_ready(rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
-            ids = track_unit(result, runs["data_fingerprint"].tolist(), example, tracking)
-            result["mlflow_run_id"] = pd.Series(ids, index=result.index, dtype=object)
+            ids = np.full(len(result), None, dtype=object)
+            for unit_rows, positions in split_units(rows, result, spec):
+                unit = result.iloc[positions]
+                example = sklearn_ready(unit_rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
+                fingerprints = unit["data_fingerprint"].tolist()
+                ids[positions] = track_unit(unit, fingerprints, example, tracking)
+            result["mlflow_run_id"] = ids
         return result
 
     return train

@@ -42,8 +42,8 @@ def split_units(
     [([1.0, 3.0], [1]), ([2.0], [0]), ([], [2])]
     """
     by = list(spec.group_by)
-    n = len(features)
-    keys = pd.concat([features[by], runs[by]], ignore_index=True)
+    n = len(features) if all(c in features.columns for c in by) else 0  # Spark's empty side
+    keys = pd.concat([features[by].iloc[:n] if n else None, runs[by]], ignore_index=True)
     codes = keys.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
     rows_of = pd.RangeIndex(n).groupby(codes[:n]) if n else {}
     shards = runs[WORK_UNIT_SHARD_COLUMN].to_numpy()
