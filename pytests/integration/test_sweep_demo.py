@@ -87,6 +87,38 @@ class TestDemoBuild(_DemoProject):
         }
         assert failing == {}
 
+    def test_docs_document_every_column_of_every_sweep_table_from_doc_blocks(self, project, built):
+        """`dbt docs generate` on the built demo: each column the warehouse has in a sweep table
+        (catalog.json) has a description, rendered from a doc block of models/docs.md."""
+        run_dbt(["docs", "generate"])
+        target = Path(project.project_root) / "target"
+        catalog = json.loads((target / "catalog.json").read_text())["nodes"]
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+        declared = [
+            model["name"]
+            for path in (
+                "python_models/_python_models__models.yml",
+                "models/marts/_marts__models.yml",
+            )
+            for model in yaml.safe_load((REPO / path).read_text())["models"]
+        ]
+        undocumented = {}
+        for name in declared:
+            unique_id = next(uid for uid, node in nodes.items() if node["name"] == name)
+            documented = {
+                column.lower(): info
+                for column, info in nodes[unique_id]["columns"].items()
+                if info["description"].strip() and info.get("doc_blocks")
+            }
+            columns = catalog[unique_id]["columns"]
+            assert columns, f"{name} has no columns in catalog.json"
+            missing = [c for c in columns if c.lower() not in documented]
+            if missing:
+                undocumented[name] = missing
+        assert len(declared) == 12 and undocumented == {}
+        model_runs = next(uid for uid, node in nodes.items() if node["name"] == "model_runs")
+        assert len(catalog[model_runs]["columns"]) == 27  # checked column by column above
+
     def test_one_run_per_manifest_row_and_the_broken_estimator_fails_alone(self, project, built):
         runs = self.frame(project, "select * from {schema}.sweep_runs")
         manifest = self.frame(project, "select * from {schema}.sweep_manifest")
@@ -231,7 +263,7 @@ class TestDebugOneGroup(_DemoProject):
 
     def test_debug_one_group_reproduces_sweep_runs(self, project, built):
         from dbt_sweep.cli.debug import group_rows, load_spec
-        from dbt_sweep.training.unit import train_group
+        from dbt_sweep.training import train_group
 
         dbt_args = ["--project-dir", str(project.project_root), "--quiet"]
         spec = load_spec("sweep_runs", dbt_args=dbt_args)
