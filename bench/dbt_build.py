@@ -4,7 +4,7 @@ The generated project is the repo's demo path with the seed replaced: a SQL mode
 materialises the scenario's parquet file as a table (a dbt seed of a million rows would measure dbt's
 seed INSERTs, not the sweep), then the same thin Python models as ``python_models/`` call
 ``dbt_sweep.models.sweep_manifest`` and ``sweep_runs``, and two data tests check the output (one row per
-manifest row, no failed runs). The repo's ``macros/`` and ``conf/`` are copied in unchanged; the
+manifest row, no failed runs). The repo's ``macros/`` are copied in unchanged; the
 profile is ``profiles.example.yml``'s ``local`` target. Every build gets its own Spark dir
 (``SWEEP_SPARK_DIR``: warehouse and Derby metastore), so it never touches the repo's ``.spark/``.
 """
@@ -112,7 +112,6 @@ def generate_project(
     models = project / "models"
     models.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "macros", project / "macros", dirs_exist_ok=True)
-    shutil.copytree(REPO / "conf", project / "conf", dirs_exist_ok=True)
     (project / "dbt_project.yml").write_text(
         yaml.safe_dump(
             {

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
+from dbt_sweep.plugin.spark_log import use_package_log4j2
+
 pytest_plugins = ["dbt.tests.fixtures.project"]
+
+# Spark's log as in a user's build. There dbt loads the plugin, which does this, before the first
+# SQL statement starts the JVM; dbt's test fixtures may start Spark (create the schema) before.
+use_package_log4j2()
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,10 +48,7 @@ def session_target(spark_dir: Path, *, threads: int = 2) -> dict[str, Any]:
             "spark.hadoop.javax.jdo.option.ConnectionURL": (
                 f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true"
             ),
-            "spark.driver.extraJavaOptions": (
-                f"-Dderby.system.home={spark_dir} "
-                f"-Dlog4j2.configurationFile={REPO / 'conf' / 'log4j2.properties'}"
-            ),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={spark_dir}",
             "spark.sql.shuffle.partitions": "4",
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.execution.arrow.pyspark.enabled": "true",

@@ -34,7 +34,7 @@ from projects import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
-PROJECT_PARTS = ("dbt_project.yml", "models", "python_models", "macros", "seeds", "conf")
+PROJECT_PARTS = ("dbt_project.yml", "models", "python_models", "macros", "seeds")
 DBT = str(Path(sys.executable).with_name("dbt"))
 SERVICE_TIMEOUT = 300  # seconds for a service script
 BUILD_TIMEOUT = 1200  # seconds for one `dbt build` (the three run at once on 2 shared cores)

@@ -415,8 +415,7 @@ def _retry_project(root: Path) -> Path:
         "name": "retry", "profile": "sweep", "config-version": 2,
         "models": {"+file_format": "parquet"}, "seeds": {"+file_format": "parquet"},
     }))  # fmt: skip
-    for folder in ("macros", "conf"):
-        shutil.copytree(REPO / folder, root / folder)
+    shutil.copytree(REPO / "macros", root / "macros")
     slopes = {f"s{i:02d}": 0.5 + i for i in range(RETRY_STORES)}
     write_files(root / "seeds", {"sales.csv": sales_csv(slopes)})
     models = {

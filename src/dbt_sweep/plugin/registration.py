@@ -11,6 +11,8 @@ from typing import Any
 
 from dbt.adapters.events.logging import AdapterLogger
 
+from dbt_sweep.plugin.spark_log import use_package_log4j2
+
 SESSION_METHOD = "session"
 # Exposed to Jinja as `adapter.dbt_sweep_session_method` once registered: the project's
 # py_write_table macro fails a Python model plainly when it is missing (dbt never imported this
@@ -44,6 +46,8 @@ def register_session_method() -> None:
     # Spark's Python workers must run this interpreter: with a bare `python` on PATH, applyInPandas
     # fails with "No module named 'pandas'". Set before dbt's first SQL statement starts the JVM.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Spark's log: the package's log4j2 configuration, also read when the JVM starts (issue 16).
+    use_package_log4j2()
     # pyspark logs every failing query again as a JSON record with the JVM stack (pages per error);
     # dbt already reports the error with its message, so inside dbt these loggers only add noise.
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["environment_files", "pip_requirements", "write_model_dir"]
+__all__ = ["environment_files", "pip_requirements", "quiet_signature", "write_model_dir"]
 
 _SKOPS_FILE = "model.skops"  # mlflow.sklearn._SKOPS_MODEL_DATA_SUBPATH
 _ENV_FILES = ("conda.yaml", "python_env.yaml", "requirements.txt")
@@ -83,6 +83,49 @@ def _load_trusted(blob: bytes, allowed_modules: tuple[str, ...]) -> tuple[Any, l
     return sio.loads(blob, trusted=trusted), trusted
 
 
+def quiet_signature(example: pd.DataFrame, predictions: Any) -> Any:
+    """``mlflow.models.infer_signature(example, predictions)``, without its integer-column hint.
+
+    For any integer feature, ``infer_signature`` warns "Hint: Inferred schema contains integer
+    column(s)..." (a ``UserWarning``); MLflow's own ``catch_warnings`` blocks reset Python's
+    once-per-location registry, so a sweep's log held one copy per model logged (142 in a 142-group
+    build). The schema is inferred from ``example`` with integer columns as float64, then those
+    columns get back the type MLflow infers for them: the same signature, and pyfunc still accepts
+    the integer rows the model was trained on (it refuses int64 rows for a float64 column). A
+    ``warnings.catch_warnings`` block around the call would do instead, but it swaps process-wide
+    state, which dbt's model threads share.
+
+    Returns
+    -------
+    mlflow.models.ModelSignature
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"n": [1, 2], "small": pd.Series([1, 2], dtype="int32"), "x": [0.5, 1.0]})
+    >>> quiet_signature(X, X["x"].to_numpy()).inputs.input_types()
+    [long, integer, double]
+    """
+    from mlflow.models import infer_signature
+    from mlflow.types import ColSpec, DataType, Schema
+
+    integers = {
+        c: example[c].dtype for c in example.columns if pd.api.types.is_integer_dtype(example[c])
+    }
+    signature = infer_signature(example.astype(dict.fromkeys(integers, "float64")), predictions)
+    if not integers:
+        return signature
+
+    def integer_type(dtype: Any) -> DataType:  # mlflow.types.utils._infer_numpy_dtype's rule
+        small = dtype.itemsize < 4 or (dtype.kind == "i" and dtype.itemsize == 4)
+        return DataType.integer if small else DataType.long
+
+    signature.inputs = Schema([
+        ColSpec(integer_type(integers[c.name]), c.name, required=c.required) if c.name in integers else c
+        for c in signature.inputs.inputs
+    ])  # fmt: skip
+    return signature
+
+
 def write_model_dir(
     path: Path,
     blob: bytes,
@@ -104,7 +147,8 @@ def write_model_dir(
     model_id, artifact_location, run_id : str
         The logged model's id and artifact location, and the run it is an output of (``MLmodel``).
     example : DataFrame
-        A few feature rows: the input example and, with the predictions, the signature.
+        A few feature rows: the input example and, with the predictions, the signature
+        (:func:`quiet_signature`).
     allowed_modules : tuple of str, default=("sklearn.",)
         The spec's estimator module prefixes (see :func:`_load_trusted`).
 
@@ -115,7 +159,7 @@ def write_model_dir(
     """
     import sklearn
     from mlflow import pyfunc
-    from mlflow.models import Model, infer_signature
+    from mlflow.models import Model
     from mlflow.models.utils import _save_example
 
     model, trusted = _load_trusted(blob, allowed_modules)
@@ -124,7 +168,7 @@ def write_model_dir(
         artifact_path=artifact_location, model_uuid=model_id, run_id=run_id, model_id=model_id
     )
     _save_example(mlflow_model, example, str(path))
-    mlflow_model.signature = infer_signature(example, model.predict(example))
+    mlflow_model.signature = quiet_signature(example, model.predict(example))
     (path / _SKOPS_FILE).write_bytes(blob)
     for name, content in environment_files().items():
         (path / name).write_bytes(content)

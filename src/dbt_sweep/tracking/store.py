@@ -39,9 +39,17 @@ HTTP_BOUNDS = {
 }
 
 
+#: For every run it ends on a tracking server, MLflow fetches the run once more to print two lines
+#: to stdout ("View run <name> at: <url>", "View experiment at: <url>"): two lines and one request
+#: a child run, in dbt's console from the driver and every Spark worker (issue 16). The runs are
+#: found from their experiment and parent run instead.
+QUIET_OUTPUT = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+
+
 def _bound_http_requests() -> None:
-    """Apply :data:`HTTP_BOUNDS` where the environment sets nothing (driver and Spark workers)."""
-    for name, value in HTTP_BOUNDS.items():
+    """Apply :data:`HTTP_BOUNDS` and :data:`QUIET_OUTPUT` where the environment sets nothing
+    (driver and Spark workers)."""
+    for name, value in {**HTTP_BOUNDS, **QUIET_OUTPUT}.items():
         os.environ.setdefault(name, value)
 
 
