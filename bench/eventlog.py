@@ -34,13 +34,19 @@ def _stage(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def summary(directory: Path) -> dict[str, list[dict[str, Any]]]:
-    """Jobs per job group, with their stages, from every event log file in ``directory``."""
+def logs(directory: Path) -> list[Path]:
+    """The event log files in ``directory`` (one per Spark application)."""
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and not p.name.startswith((".", "appstatus"))
+    )
+
+
+def summary(directory: Path, *, skip: list[Path] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Jobs per job group, with their stages, from the event log files in ``directory`` but
+    ``skip`` (those of earlier builds)."""
     jobs: dict[int, dict[str, Any]] = {}
     stages: dict[int, dict[str, Any]] = {}
-    for path in sorted(
-        p for p in directory.rglob("*") if p.is_file() and not p.name.startswith((".", "appstatus"))
-    ):
+    for path in [p for p in logs(directory) if p not in set(skip)]:
         for line in path.read_text().splitlines():
             event = json.loads(line)
             kind = event.get("Event")

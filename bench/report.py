@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import checks
+
 FLAT = 1.25  # "driver memory flat": peak at 4x the groups within 25% of the smaller run's
 
 
@@ -89,6 +91,18 @@ def _targets(scenarios: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _overhead(o: dict[str, Any]) -> list[str]:
+    return [
+        "| groups | runs | train_group wall | fit + score | overhead | per run | overhead / (fit+score) "
+        "| train_units only (no manifest) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {o['groups']} | {o['runs']} | {_f(o['wall_seconds'], 2)} | {_f(o['fit_score_seconds'], 2)} "
+        f"| {_f(o['overhead_seconds'], 2)} | {_f(o['overhead_ms_per_run'], 2)} ms "
+        f"| {_f(100 * o['overhead_ratio'] if o['overhead_ratio'] is not None else None)}% "
+        f"| {_f(o['train_units_seconds'], 2)} s |",
+    ]
+
+
 def _cores(s: dict[str, Any]) -> str:
     local = s["local"]
     return f"{round(local['fit_score'] / local['ideal_seconds'])}"
@@ -156,11 +170,25 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             *_main_rows(scenarios),
             "",
-            "## Targets",
+            "## Issue 14 targets (judged by `--check`; bench/checks.py)",
+            "",
+            *checks.table(checks.evaluate(results)),
+            "",
+            *[f"- {note}" for note in checks.notes(results)],
+            "",
+            "## Earlier targets (reported, not judged)",
             "",
             *_targets(scenarios),
             "",
         ]
+        overhead = scenarios.get("W1", {}).get("overhead")
+        if overhead:
+            parts += [
+                "## Per-run overhead in one process (W1, bench/overhead.py)",
+                "",
+                *_overhead(overhead),
+                "",
+            ]
         memory = _memory(scenarios)
         if memory:
             parts += ["## Peak RSS of the `dbt build` process tree (MB)", "", *memory, ""]

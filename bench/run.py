@@ -12,6 +12,7 @@ figure includes). Never part of the pytest suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -41,6 +42,22 @@ ALIASES = {"W5": ["W5s", "W5"]}
 
 def _log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _store_counts(store: Path) -> dict[str, int]:
+    """Runs (parent + children) and logged models in a tracked build's SQLite store: evidence the
+    build tracked what the variant asks for."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        runs = db.execute("select count(*) from runs").fetchone()[0] if "runs" in tables else 0
+        models = (
+            db.execute("select count(*) from logged_models").fetchone()[0]
+            if "logged_models" in tables
+            else 0
+        )
+    return {"runs": int(runs), "logged_models": int(models)}
 
 
 def _tracked_spec(workload: Workload, variant: Any, vroot: Path) -> tuple[dict[str, Any], float]:
@@ -102,7 +119,14 @@ def run_sweep(
             "sweep_runs_jobs": runs_jobs,
             "split": split,
             **({"memory_mb": build["memory_mb"]} if "memory_mb" in build else {}),
-            **({"tracking_store_create_seconds": store_seconds} if store_seconds is not None else {}),
+            **(
+                {
+                    "tracking_store_create_seconds": store_seconds,
+                    "tracking_store": _store_counts(vroot / "mlflow.db"),
+                }
+                if store_seconds is not None
+                else {}
+            ),
         }
         _log(f"{workload.key}/{variant.name}: sweep_runs {out[variant.name]['sweep_runs_seconds']:.1f} s, "
              f"build {build['wall_seconds']:.1f} s")  # fmt: skip
@@ -178,9 +202,7 @@ def run_workload(
         "rows": len(data), "skew": workload.skew, "fits": len(workload.configs()) * workload.groups,
         "configs_per_group": len(workload.configs()),
     }  # fmt: skip
-    out["sweep"] = run_sweep(
-        workload, root, data_path, aqe_variants=aqe_variants, tracked=tracked
-    )
+    out["sweep"] = run_sweep(workload, root, data_path, aqe_variants=aqe_variants, tracked=tracked)
     if workload.baselines:
         out["plain"] = run_plain(workload, root, data_path, coalesce=True)
         if workload.all_baselines:
@@ -191,7 +213,9 @@ def run_workload(
     if overhead_figure:
         _log(f"{workload.key}: per-run overhead of train_group in this process (bench/overhead.py)")
         out["overhead"] = overhead.measure(workload, data)
-        _log(f"{workload.key}: overhead {100 * (out['overhead']['overhead_ratio'] or 0):.1f}% of fit+score")
+        _log(
+            f"{workload.key}: overhead {100 * (out['overhead']['overhead_ratio'] or 0):.1f}% of fit+score"
+        )
     return out
 
 
@@ -303,7 +327,9 @@ def main() -> None:
     if args.check:
         print("\nIssue 14 targets (--check):")
         for c in judged:
-            print(f"  {c.status:>12}  {c.show(c.figure):>9}  (limit {c.show(c.limit)})  {c.name}  [{c.detail or '-'}]")
+            print(
+                f"  {c.status:>12}  {c.show(c.figure):>9}  (limit {c.show(c.limit)})  {c.name}  [{c.shown_detail}]"
+            )
         for note in checks.notes(results):
             print(f"  note: {note}")
         print(f"  {checks.summary(judged)}")

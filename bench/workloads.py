@@ -40,9 +40,17 @@ class Variant:
     shards: str | int = "auto"
     # sweep_runs' per-model spark_conf (the plugin applies it to the model's own session)
     spark_conf: dict[str, str] = field(default_factory=dict)
+    # MLflow tracking keys of the spec (None: tracking off, as the baselines); the runner adds the
+    # store's ``uri`` (a SQLite file in the build's folder). Tracked variants only run when asked.
+    tracking: dict[str, Any] | None = None
 
 
 NO_COALESCE = {"spark.sql.adaptive.coalescePartitions.enabled": "false"}
+# Issue 14's tracked W1: a child run per training run and each group's winner logged as a model.
+TRACKED = Variant(
+    "sweep_tracked",
+    tracking={"enabled": True, "level": "runs", "log_models": "best", "rerun": True},
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class Workload:
     variants: tuple[Variant, ...] = (Variant("sweep"),)
     measure_memory: bool = False
     baselines: bool = True
+    # without the baselines, still run the sequential loop for the fit+score sum and the ideal
+    ideal: bool = False
     # False: only the plain script with Spark's defaults and the sequential loop (saves two runs)
     all_baselines: bool = True
 
@@ -94,7 +104,7 @@ class Workload:
             "primary_metric": "rmse",
             "min_rows": 20,
             "shards": variant.shards,
-            **_no_tracking(),
+            **({"tracking": dict(variant.tracking)} if variant.tracking else _no_tracking()),
         }
 
 
@@ -143,7 +153,11 @@ def workloads(scale: float) -> dict[str, Workload]:
             _scaled(1000, scale, 8),
             100,
             [LINEAR, SVR],
-            variants=(Variant("sweep"), Variant("sweep_no_coalesce", spark_conf=NO_COALESCE)),
+            variants=(
+                Variant("sweep"),
+                Variant("sweep_no_coalesce", spark_conf=NO_COALESCE),
+                TRACKED,
+            ),
         ),  # fmt: skip
         "W2": Workload(
             "W2",
@@ -193,6 +207,7 @@ def workloads(scale: float) -> dict[str, Workload]:
             [LINEAR, SVR],
             measure_memory=True,
             baselines=False,
+            ideal=True,
         ),
         "W5s": Workload(
             "W5s",
