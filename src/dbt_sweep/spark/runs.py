@@ -18,6 +18,7 @@ from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, unit_columns
 from dbt_sweep.plugin.node import dbt_invocation_id, dbt_node
 from dbt_sweep.spark import columns as _spark
 from dbt_sweep.spark.carry import RunPlan, plan_runs, trained_with
+from dbt_sweep.spark.driver import on_driver, train_on_driver
 from dbt_sweep.spark.manifest import training_columns
 from dbt_sweep.spark.progress import Counters, ProgressMonitor
 from dbt_sweep.spark.slots import UNIT, assign_slots, slot_schema, with_slots
@@ -129,6 +130,7 @@ def _train(
     Units are spread over ``TASKS_PER_CORE x cores`` tasks, largest estimated cost first, so every
     core stays busy (Spark's adaptive execution would otherwise coalesce a small grouped-map stage
     into one task), and packed into bins, one grouped-map call each (:mod:`~dbt_sweep.spark.slots`).
+    An incremental build that retrains little trains on the driver (:mod:`~dbt_sweep.spark.driver`).
     """
     manifest = plan.to_train
     spark = features.sparkSession
@@ -168,17 +170,24 @@ def _train(
         record_plan(tracking, trained=plan.n_train, carried=plan.n_carried, removed=plan.n_removed)
     trainer = _trainer(sweep, monitor.counters, tracking)
     schema = _runs_schema(features, sweep)
-    trained = (
-        # Both sides hash-partitioned on the one grouping key, with an explicit partition count:
-        # the cogroup reuses that partitioning (no further shuffle) and adaptive execution leaves
-        # it alone; grouping by the group columns instead made Spark add a shuffle that AQE
-        # coalesced into ONE task.
-        data.repartition(n_slots, UNIT)
-        .groupBy(UNIT)
-        .cogroup(runs.repartition(n_slots, UNIT).groupBy(UNIT))
-        .applyInPandas(trainer, schema)
-    )
-    monitor.start()
+    if on_driver(slots, incremental=plan.carried is not None):
+        get_logger().info(
+            f"{model}: {plan.n_train} runs to train, few enough to train on the driver "
+            "(no grouped-map stage, no Python workers to start)"
+        )
+        trained = train_on_driver(data, runs, trainer, schema, bin_column=UNIT)
+    else:
+        trained = (
+            # Both sides hash-partitioned on the one grouping key, with an explicit partition
+            # count: the cogroup reuses that partitioning (no further shuffle) and adaptive
+            # execution leaves it alone; grouping by the group columns instead made Spark add a
+            # shuffle that AQE coalesced into ONE task.
+            data.repartition(n_slots, UNIT)
+            .groupBy(UNIT)
+            .cogroup(runs.repartition(n_slots, UNIT).groupBy(UNIT))
+            .applyInPandas(trainer, schema)
+        )
+        monitor.start()
     if tracking is not None:
         trained = _tracked(trained, tracking, features, sweep, model=model)
     return trained
