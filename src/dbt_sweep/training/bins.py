@@ -78,9 +78,10 @@ def train_units(
     now = pd.Timestamp.now(tz="UTC")
     refused = manifest_row_problems(manifest, spec) if len(manifest) else []
     results: list[dict[str, Any]] = [{} for _ in range(len(manifest))]
+    records = manifest.to_dict("records")  # once per bin: per unit it cost a fifth of a fit
     for rows, positions in split_units(features, manifest, spec):
         unit = unit_results(
-            rows, manifest.iloc[positions], [refused[i] for i in positions], spec,
+            rows, [records[i] for i in positions], [refused[i] for i in positions], spec,
             raise_errors=raise_errors,
         )  # fmt: skip
         for position, result in zip(positions, unit, strict=True):

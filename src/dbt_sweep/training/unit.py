@@ -239,19 +239,21 @@ def train_unit(
     if manifest.empty:
         return results_frame(manifest, [], spec, now)
     refused = manifest_row_problems(manifest, spec)
-    results = unit_results(features, manifest, refused, spec, raise_errors=raise_errors)
+    records = manifest.to_dict("records")
+    results = unit_results(features, records, refused, spec, raise_errors=raise_errors)
     return results_frame(manifest, results, spec, now)
 
 
 def unit_results(
     features: pd.DataFrame,
-    manifest: pd.DataFrame,
+    manifest: list[dict[str, Any]],
     refused: list[str | None],
     spec: SweepSpec,
     *,
     raise_errors: bool = False,
 ) -> list[dict[str, Any]]:
-    """The result dicts of one unit's runs, in manifest order (see :func:`train_unit`).
+    """The result dicts of one unit's runs (``manifest``: its rows as dicts), in manifest order
+    (see :func:`train_unit`).
 
     ``refused`` holds each row's problem from
     :func:`~dbt_sweep.training.row_check.manifest_row_problems`: a row the spec does not produce
@@ -274,7 +276,7 @@ def unit_results(
     names = list(unit.X.columns) if unit.values is not None else None
     store = ModelStore(spec, raise_errors=raise_errors, feature_names=names)
     results = []
-    for row, refusal in zip(manifest.to_dict("records"), refusals, strict=True):
+    for row, refusal in zip(manifest, refusals, strict=True):
         results.append(refusal or run_row(row, unit, spec, raise_errors=raise_errors))
         store.add(results[-1], str(row["run_key"]))
     store.finish()
