@@ -54,11 +54,17 @@ class TestBadInput:
 
     @pytest.fixture(scope="class")
     def models(self):
-        sweeps = {"sales_manifest": None, "sales_runs": "sales_manifest", **dict.fromkeys(BROKEN)}
+        sweeps = {
+            "sales_manifest": None, "sales_runs": "sales_manifest",
+            "big_manifest": None, "big_runs": "big_manifest", **dict.fromkeys(BROKEN),
+        }  # fmt: skip
+        # s1 and s2 (30 rows) are over the limit; s3 (5 rows) trains under a lower min_rows
+        small = {"max_group_rows": 25, "min_rows": 2}
+        changes = {**BROKEN, "big_manifest": small, "big_runs": small}
         return {
             "feat_sales.sql": "select * from {{ ref('sales') }}",
             "feat_empty.sql": "select * from {{ ref('sales') }} where 1 = 0",
-            **sweep_models(SPEC, sweeps, changes=BROKEN),
+            **sweep_models(SPEC, sweeps, changes=changes),
         }
 
     @pytest.fixture(scope="class")
@@ -119,3 +125,24 @@ class TestBadInput:
                 assert error == "group has 5 rows; sweep.min_rows is 10"
         assert len(rows) == 3 * 3  # 3 groups x (1 + 2 grid points)
         assert by_store == {"s1": {"ok"}, "s2": {"failed"}, "s3": {"skipped"}}
+
+    def test_a_group_over_max_group_rows_fails_by_name_and_the_others_train(self, project, results):
+        """A group too large for a Python worker never reaches one: its runs are failed rows
+        naming the group, its row count and the key to raise; the build and the other groups go
+        on."""
+        assert str(results["big_runs"].status) == "success"
+        rows = project.run_sql(
+            f"select store, status, error from {project.test_schema}.big_runs", fetch="all"
+        )
+        assert len(rows) == 3 * 3
+        by_store = {store: {(status, error) for s, status, error in rows if s == store}
+                    for store in ("s1", "s2", "s3")}  # fmt: skip
+        assert by_store["s3"] == {("ok", None)}
+        for store in ("s1", "s2"):
+            [(status, error)] = by_store[store]
+            assert status == "failed"
+            assert error.startswith(
+                f"group store='{store}' has 30 rows, more than sweep.max_group_rows (25): a "
+                "Python worker holds a group's rows in memory at once"
+            )
+            assert "Raise sweep.max_group_rows" in error

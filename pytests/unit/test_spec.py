@@ -20,7 +20,7 @@ from conftest import FULL_SPEC, make_spec
 PREFIX = "The '{}' key of the sweep spec in model 'sweep_runs' "
 SVR_PARAMS = "['C', 'cache_size', 'coef0', 'degree', 'epsilon', 'gamma', 'kernel', 'max_iter', 'shrinking', 'tol', 'verbose']"
 TOP_KEYS = (
-    "['allowed_modules', 'estimators', 'features', 'group_by', 'key', 'metrics', 'min_rows', 'preprocessing', "
+    "['allowed_modules', 'estimators', 'features', 'group_by', 'key', 'max_group_rows', 'metrics', 'min_rows', 'preprocessing', "
     "'primary_metric', 'refit', 'retrain', 'shards', 'source', 'split', 'store_models', 'target', 'task', 'time_column', 'tracking']"
 )
 
@@ -233,6 +233,7 @@ BAD_FIELD_VALUES: dict[str, tuple[str, Any, str]] = {
     "SweepSpec.metrics": ("metrics", ["nope"], "sweep.metrics[0]"),
     "SweepSpec.primary_metric": ("primary_metric", "nope", "sweep.primary_metric"),
     "SweepSpec.min_rows": ("min_rows", 1, "sweep.min_rows"),
+    "SweepSpec.max_group_rows": ("max_group_rows", 0, "sweep.max_group_rows"),
     "SweepSpec.allowed_modules": ("allowed_modules", [], "sweep.allowed_modules"),
     "SweepSpec.shards": ("shards", "many", "sweep.shards"),
     "SweepSpec.retrain": ("retrain", "changes", "sweep.retrain"),

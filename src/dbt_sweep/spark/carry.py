@@ -25,7 +25,7 @@ __all__ = ["IDENTITY", "RESULTS_VERSION", "RunPlan", "plan_runs", "trained_with"
 
 #: Bump when a change to dbt-sweep changes what training produces for the same run on the same
 #: data (split, preprocessing, metrics, model bytes): every run of every sweep then retrains once.
-RESULTS_VERSION = "1"
+RESULTS_VERSION = "2"  # 2: fits on float64 arrays (last-bit changes), oversized groups
 
 #: The columns of ``sweep_runs`` that say whether a row can be carried forward.
 IDENTITY = ("run_key", "data_fingerprint", "trained_with")
@@ -34,7 +34,7 @@ IDENTITY = ("run_key", "data_fingerprint", "trained_with")
 def trained_with(spec: SweepSpec) -> str:
     """What a run's result depends on beyond its ``run_key`` and data, as stored in
     ``sweep_runs.trained_with``: the versions that change results, and the settings that decide a
-    run's outcome (``min_rows`` skips it) or whether its model bytes are kept (the primary metric
+    run's outcome (``min_rows`` skips it, ``max_group_rows`` fails it) or whether its model bytes are kept (the primary metric
     picks the winner; ``store_models``).
 
     Examples
@@ -42,15 +42,16 @@ def trained_with(spec: SweepSpec) -> str:
     >>> from dbt_sweep.spec import parse_spec
     >>> spec = parse_spec({"source": "f", "group_by": "g", "target": "y", "task": "regression",
     ...     "estimators": [{"estimator": "sklearn.linear_model.Ridge"}]}, model="m")
-    >>> trained_with(spec).startswith("dbt-sweep results 1, scikit-learn ")
+    >>> trained_with(spec).startswith("dbt-sweep results 2, scikit-learn ")
     True
-    >>> trained_with(spec).endswith("; primary_metric mae, store_models best, min_rows 10")
-    True
+    >>> trained_with(spec).split("; ")[1]
+    'primary_metric mae, store_models best, min_rows 10, max_group_rows 1000000'
     """
     return (
         f"dbt-sweep results {RESULTS_VERSION}, scikit-learn {version('scikit-learn')}; "
         f"primary_metric {spec.primary_metric}, store_models {spec.store_models}, "
-        f"min_rows {spec.min_rows}" + (", refit" if spec.refit else "")
+        f"min_rows {spec.min_rows}, max_group_rows {spec.max_group_rows}"
+        + (", refit" if spec.refit else "")
     )
 
 

@@ -20,6 +20,7 @@ from dbt_sweep.spark import columns as _spark
 from dbt_sweep.spark.carry import RunPlan, plan_runs, trained_with
 from dbt_sweep.spark.driver import on_driver, train_on_driver
 from dbt_sweep.spark.manifest import training_columns
+from dbt_sweep.spark.oversized import oversized_keys, oversized_rows
 from dbt_sweep.spark.progress import Counters, ProgressMonitor
 from dbt_sweep.spark.slots import UNIT, assign_slots, slot_schema, with_slots
 from dbt_sweep.spec import SweepSpec
@@ -54,8 +55,8 @@ def train_runs(
     """Train the manifest rows of a validated spec whose identity is new or changed, and carry the
     others forward from ``previous`` (see :func:`dbt_sweep.models.sweep_runs`)."""
     current = manifest.select(
-        "run_key", "data_fingerprint", "estimator_name", "estimator", "search", "params"
-    ).toPandas()  # one small collect: the row check and the plan both read it
+        "run_key", "data_fingerprint", "estimator_name", "estimator", "search", "params", "n_rows"
+    ).toPandas()  # one small collect: the row check, the plan and the size check read it
     _check_rows(current, sweep, manifest=_spark.table_name(manifest, "sweep_manifest"))
     versions = trained_with(sweep)
     plan = plan_runs(
@@ -67,13 +68,26 @@ def train_runs(
         retry=retry,
     )
     get_logger().info(plan.summary(model))
-    if plan.n_train:
+    schema = _runs_schema(features, sweep)
+    failed, n_failed = None, 0
+    oversized = oversized_keys(current, sweep) if plan.n_train else []
+    if oversized:  # never sent to a worker: fail them here, by name
+        to_train, failed, n_failed = oversized_rows(plan.to_train, oversized, sweep, schema)
+        plan = replace(plan, to_train=to_train)
+        if n_failed:
+            get_logger().warning(
+                f"{model}: {n_failed} runs failed without training: their groups have more rows "
+                f"than sweep.max_group_rows ({sweep.max_group_rows:,}); see their error"
+            )
+    if plan.n_train > n_failed:
         trained = _train(
             features, plan, sweep, model=model, versions=versions,
             progress_interval=progress_interval,
         )  # fmt: skip
     else:  # nothing changed: no Spark job, no MLflow run
-        trained = features.sparkSession.createDataFrame([], schema=_runs_schema(features, sweep))
+        trained = features.sparkSession.createDataFrame([], schema=schema)
+    if failed is not None:
+        trained = trained.unionByName(failed.select(*trained.columns))
     runs = trained.select(
         *[
             F.col(f"`{c}`")

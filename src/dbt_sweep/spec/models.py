@@ -130,6 +130,17 @@ class SweepSpec(SpecModel):
         description="an int >= 2",
         json_schema_extra=doc("A group with fewer rows is not trained: its runs are `skipped`."),
     )
+    max_group_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="an int >= 1",
+        json_schema_extra=doc(
+            "A group with more rows is not sent to a Python worker, which holds a group's rows in "
+            "memory at once: its runs are `failed`, with an error naming the group, its row count "
+            "and this key. Raise it when the executors have the memory "
+            "(`spark.executor.memory`, `spark.executor.pyspark.memory`)."
+        ),
+    )
     allowed_modules: Annotated[list[Column], Field(min_length=1)] = Field(
         ["sklearn."],
         json_schema_extra=doc(
