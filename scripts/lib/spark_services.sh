@@ -37,7 +37,9 @@ start_daemon() {
         return 1
     fi
     mkdir -p "$(dirname "$log")" "$(dirname "$pidfile")"
-    setsid "$@" >"$log" 2>&1 </dev/null &
+    # Spark daemons log at their defaults: the readiness checks read their INFO lines, and a
+    # LOG4J_CONFIGURATION_FILE inherited from a dbt process (dbt-sweep sets it for its driver) is quiet.
+    setsid env -u LOG4J_CONFIGURATION_FILE "$@" >"$log" 2>&1 </dev/null &
     echo $! >"$pidfile"
 }
 
