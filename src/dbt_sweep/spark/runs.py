@@ -34,7 +34,6 @@ from dbt_sweep.tracking import (
     track_unit,
 )
 from dbt_sweep.training import run_schema, sklearn_ready, train_units
-from dbt_sweep.training.bins import split_units
 from dbt_sweep.training.row_check import check_manifest
 
 __all__ = ["train_runs"]
@@ -219,22 +218,23 @@ def _trainer(
     def train(features: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         rows = features.drop(columns=[UNIT], errors="ignore")
         runs = runs.drop(columns=[UNIT]).reset_index(drop=True)
-        result = train_units(rows, runs, spec)
+        fingerprints = runs["data_fingerprint"].to_numpy()
+        ids = np.full(len(runs), None, dtype=object)
+        names = spec.feature_columns(list(rows.columns))
+
+        def log_unit(unit_rows: pd.DataFrame, positions: np.ndarray, unit: pd.DataFrame) -> None:
+            assert tracking is not None
+            unit["mlflow_run_id"] = None
+            unit["data_fingerprint"] = fingerprints[positions]
+            example = sklearn_ready(unit_rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
+            ids[positions] = track_unit(unit, list(fingerprints[positions]), example, tracking)
+
+        result = train_units(rows, runs, spec, on_unit=log_unit if log_runs else None)
         if len(runs):
             n_units = len(runs[unit_columns(spec)].drop_duplicates())
             counters.add(units=n_units, failed=int((result["status"] == "failed").sum()))
-        result["mlflow_run_id"] = None
-        result["data_fingerprint"] = runs["data_fingerprint"].to_numpy()  # same rows, same order
-        if log_runs and len(runs):
-            assert tracking is not None
-            names = spec.feature_columns(list(rows.columns))
-            ids = np.full(len(result), None, dtype=object)
-            for unit_rows, positions in split_units(rows, result, spec):
-                unit = result.iloc[positions]
-                example = sklearn_ready(unit_rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
-                fingerprints = unit["data_fingerprint"].tolist()
-                ids[positions] = track_unit(unit, fingerprints, example, tracking)
-            result["mlflow_run_id"] = ids
+        result["mlflow_run_id"] = ids
+        result["data_fingerprint"] = fingerprints  # same rows, same order
         return result
 
     return train

@@ -10,7 +10,7 @@ columns and shard, null group values included; a unit without rows is ``skipped`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,12 @@ def split_units(
 
 
 def train_units(
-    features: pd.DataFrame, manifest: pd.DataFrame, spec: SweepSpec, *, raise_errors: bool = False
+    features: pd.DataFrame,
+    manifest: pd.DataFrame,
+    spec: SweepSpec,
+    *,
+    raise_errors: bool = False,
+    on_unit: Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """Train every work unit of a bin; exactly one row per manifest row, in manifest order.
 
@@ -69,6 +74,10 @@ def train_units(
         The validated sweep spec.
     raise_errors : bool, default=False
         Let a run's exception propagate (debugging; see :func:`~dbt_sweep.training.train_unit`).
+    on_unit : callable or None, default=None
+        Called after each unit trains, before the next one does, with the unit's rows, the
+        positions of its runs in ``manifest`` and its result frame: MLflow logging per unit, so a
+        task that dies mid-bin has logged exactly the units it finished.
 
     Returns
     -------
@@ -86,6 +95,8 @@ def train_units(
         )  # fmt: skip
         for position, result in zip(positions, unit, strict=True):
             results[position] = result
+        if on_unit is not None:
+            on_unit(rows, positions, results_frame(manifest.iloc[positions], unit, spec, now))
     return results_frame(manifest, results, spec, now)
 
 
