@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -67,3 +70,28 @@ def test_a_bad_mode_is_named(monkeypatch):
         ValueError, match="DBT_SWEEP_SHIP_PACKAGE must be one of auto, always, never"
     ):
         shipping.ship_package(SimpleNamespace())
+
+
+def test_threads_that_ship_at_once_add_the_artifact_once(monkeypatch):
+    """dbt loads seeds and models in threads; a second addArtifacts of the same zip to one Connect
+    session fails on the server (FileAlreadyExistsException), so only one thread may ship."""
+    monkeypatch.delenv(shipping.ENV_VAR, raising=False)
+    monkeypatch.setattr(shipping, "is_remote", lambda: True)
+    monkeypatch.setattr(shipping, "_shipped", set())
+    shipping.package_zip()
+    added, start = [], threading.Barrier(8)
+
+    def add(*paths, **options):
+        time.sleep(0.05)  # a slow upload: the other threads arrive while it is under way
+        added.append(paths)
+
+    spark = SimpleNamespace(session_id="s2", addArtifacts=add)
+
+    def ship():
+        start.wait()
+        return shipping.ship_package(spark)
+
+    with ThreadPoolExecutor(8) as pool:
+        shipped = list(pool.map(lambda _: ship(), range(8)))
+    assert sorted(shipped) == [False] * 7 + [True]
+    assert len(added) == 1

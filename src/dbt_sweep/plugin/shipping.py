@@ -40,6 +40,9 @@ __all__ = ["ENV_VAR", "package_zip", "ship_package"]
 ENV_VAR = "DBT_SWEEP_SHIP_PACKAGE"
 _MODES = ("auto", "always", "never")
 _lock = threading.Lock()
+# Held across check, ship and record: dbt runs models (and seeds) in threads, and two threads
+# adding the same artifact to one Connect session make the server fail with FileAlreadyExistsException.
+_ship_lock = threading.Lock()
 _zip_path: Path | None = None
 _shipped: set[str] = set()  # SparkContext application ids / Connect session ids already served
 
@@ -98,15 +101,14 @@ def ship_package(spark: SparkSession) -> bool:
         if mode == "auto" and context.master.startswith("local"):
             return False  # local workers run this interpreter, which imports dbt_sweep already
         key = f"classic:{context.applicationId}"
-    with _lock:
+    with _ship_lock:
         if key in _shipped:
             return False
-    path = package_zip()
-    if is_remote():
-        spark.addArtifacts(str(path), pyfile=True)
-    else:
-        spark.sparkContext.addPyFile(str(path))  # classic-only, see above
-    with _lock:
+        path = package_zip()
+        if is_remote():
+            spark.addArtifacts(str(path), pyfile=True)
+        else:
+            spark.sparkContext.addPyFile(str(path))  # classic-only, see above
         _shipped.add(key)
     get_logger().info(
         f"dbt-sweep: shipped {path.name} to the Spark Python workers ({key.split(':')[0]})"
