@@ -7,6 +7,7 @@ write succeeded; dbt-spark's own drops a parquet table first, so any failure lef
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
@@ -67,9 +68,14 @@ def tables(project) -> list[str]:
     return sorted(row[1] for row in found)
 
 
-def table_dirs(project, spark_dir: Path) -> list[str]:
-    """The schema's folders in the warehouse: a half-written table would leave one behind."""
-    folder = spark_dir / "warehouse" / f"{project.test_schema.lower()}.db"
+def table_dirs(project) -> list[str]:
+    """The schema's folders in the warehouse: a half-written table would leave one behind.
+
+    The folder is the one Spark reports: the warehouse is a static setting of the process's first
+    SparkSession, so under pytest-xdist it is that of whichever test file opened Spark first."""
+    described = project.run_sql(f"describe schema extended {project.test_schema}", fetch="all")
+    (location,) = [row[1] for row in described if row[0] == "Location"]
+    folder = Path(urlparse(location).path)
     return sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
 
 
@@ -82,7 +88,7 @@ class TestPythonTableSurvivesFailedBuilds:
     def project_config_update(self):
         return {"models": {"+outcome": "{{ var('outcome', 'first') }}"}}
 
-    def test_old_table_kept_until_the_new_one_is_complete(self, project, spark_dir):
+    def test_old_table_kept_until_the_new_one_is_complete(self, project):
         build("first")
         first = [(i, "first") for i in range(3)]
         assert rows(project, "runs") == first
@@ -98,9 +104,9 @@ class TestPythonTableSurvivesFailedBuilds:
         build("third")
         assert rows(project, "runs") == [(i, "third") for i in range(5)]
         assert tables(project) == ["runs"]
-        assert table_dirs(project, spark_dir) == ["runs"]
+        assert table_dirs(project) == ["runs"]
 
-    def test_build_that_died_mid_swap_is_repaired(self, project, spark_dir):
+    def test_build_that_died_mid_swap_is_repaired(self, project):
         # What a build killed between its two renames leaves: the last good table under its backup
         # name and a complete new table under the intermediate name; the next build, even one that
         # fails, puts the last good table back.
@@ -114,7 +120,7 @@ class TestPythonTableSurvivesFailedBuilds:
         build("first")
         assert rows(project, "runs") == [(i, "first") for i in range(3)]
         assert tables(project) == ["runs"]
-        assert table_dirs(project, spark_dir) == ["runs"]
+        assert table_dirs(project) == ["runs"]
 
 
 class TestSqlTableSurvivesFailedBuilds:
@@ -126,7 +132,7 @@ class TestSqlTableSurvivesFailedBuilds:
     def project_config_update(self):
         return {"models": {"+materialized": "table", "+file_format": "parquet"}}
 
-    def test_failed_query_keeps_the_old_table(self, project, spark_dir):
+    def test_failed_query_keeps_the_old_table(self, project):
         build("first")
         assert rows(project, "numbers") == [(1,), (2,), (3,)]
 
@@ -137,7 +143,7 @@ class TestSqlTableSurvivesFailedBuilds:
         build("third")
         assert rows(project, "numbers") == [(i,) for i in range(1, 6)]
         assert tables(project) == ["numbers"]
-        assert table_dirs(project, spark_dir) == ["numbers"]
+        assert table_dirs(project) == ["numbers"]
 
 
 class TestIncrementalPythonSurvivesFailedBuilds:
@@ -151,7 +157,7 @@ class TestIncrementalPythonSurvivesFailedBuilds:
     def project_config_update(self):
         return {"models": {"+outcome": "{{ var('outcome', 'first') }}", "+file_format": "parquet"}}
 
-    def test_whole_table_is_swapped_in_and_failures_keep_the_old_one(self, project, spark_dir):
+    def test_whole_table_is_swapped_in_and_failures_keep_the_old_one(self, project):
         build("first")
         assert rows(project, "runs") == [(i, "first") for i in range(3)]
 
@@ -180,4 +186,4 @@ class TestIncrementalPythonSurvivesFailedBuilds:
         build("third", "--full-refresh")
         assert rows(project, "runs") == [(i, "third") for i in range(5)]
         assert tables(project) == ["runs"]
-        assert table_dirs(project, spark_dir) == ["runs"]
+        assert table_dirs(project) == ["runs"]
