@@ -10,7 +10,8 @@ as in python_models/); between them the target of 1% of the groups is perturbed 
 the feature model reads. Reported per build: the ``sweep_runs`` node time (run_results.json) and the
 runs it trained (the build's log line ``N runs to train, M carried forward unchanged, K removed``).
 Targets (issue 15): the second build trains exactly the changed groups' runs, and its ``sweep_runs``
-node takes at most 10% of the first build's. Writes ``bench/results/incremental-<time>/results.json``.
+node takes at most 10% of the first build's. A third build with no change shows the node's floor
+(plan, carry, write and swap, nothing trained), which bounds the second. Writes ``bench/results/incremental-<time>/results.json``.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def main() -> int:
         second["sweep_runs_jobs"] = next(
             (items for group, items in jobs.items() if group.endswith("sweep_runs")), []
         )
+        # Nothing changed: the node's floor (plan, carry, write, swap), whatever is trained.
+        unchanged = build(project, root)
     ratio = second["sweep_runs_seconds"] / first["sweep_runs_seconds"]
     expected = len(changed) * runs_per_group
     targets = [
@@ -141,16 +144,20 @@ def main() -> int:
     ]  # fmt: skip
     print(f"W1 x{args.scale}: {workload.groups} groups, {runs_per_group} runs each; "
           f"{len(changed)} groups changed")  # fmt: skip
-    for name, figures in (("first build", first), ("second build", second)):
+    builds = (("first build", first), ("second build", second), ("third, no change", unchanged))
+    for name, figures in builds:
         print(f"  {name}: sweep_runs {figures['sweep_runs_seconds']:.1f} s, build "
               f"{figures['build_wall_seconds']:.1f} s, trained {figures['trained']}, "
               f"carried {figures['carried']}, removed {figures['removed']}")  # fmt: skip
     for name, figure, met in targets:
         print(f"  {name}: {figure} -> {'met' if met else 'NOT MET'}")
+    floor = unchanged["sweep_runs_seconds"] / first["sweep_runs_seconds"]
+    print(f"  floor (third build, nothing trained) / first: {floor:.3f}")
     (out / "results.json").write_text(
         json.dumps(
             {"scale": args.scale, "share": args.share, "changed_groups": changed,
-             "first": first, "second": second, "ratio": ratio,
+             "first": first, "second": second, "unchanged": unchanged, "ratio": ratio,
+             "floor_ratio": unchanged["sweep_runs_seconds"] / first["sweep_runs_seconds"],
              "targets": [{"name": n, "figure": f, "met": m} for n, f, m in targets],
              "at": time.time()},
             indent=2,

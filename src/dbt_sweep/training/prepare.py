@@ -71,6 +71,9 @@ class PreparedUnit:
     n_train: int = field(init=False)
     n_test: int = field(init=False)
     preprocessed: dict[bytes, tuple[Steps, Any]] = field(default_factory=dict, repr=False)
+    transformed: dict[tuple[bytes, bytes], tuple[Steps, Any]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.n_train = len(self.y) if self.refit else len(self.splits[0][0])
@@ -110,6 +113,38 @@ class PreparedUnit:
             cached = self.preprocessed[key] = (steps, X)
         return cached
 
+    def scoring_input(self, pipe: Any, train: np.ndarray, test: np.ndarray) -> tuple[Any, Any]:
+        """What to score ``pipe`` (fitted by :meth:`fit` on the rows ``train``) with on ``test``.
+
+        Every run of a unit fitted on the same rows shares one fitted preprocessing, so the test
+        rows are transformed once for them all and the estimator alone predicts: the same
+        numbers as ``pipe.predict(X[test])``, without repeating imputation, scaling and
+        scikit-learn's input validation per run (or per search trial). A pipeline whose
+        preprocessing is not the unit's cached one (or has none) is returned as it is.
+
+        Returns
+        -------
+        model : estimator
+            ``pipe``'s final estimator, or ``pipe`` itself.
+        X : DataFrame or ndarray
+            The test rows, transformed for ``model``.
+        """
+        steps = pipe.steps[:-1]
+        cached = self.preprocessed.get(train.tobytes())
+        if not steps or cached is None or not _same_steps(steps, cached[0]):
+            return pipe, self.take(test)
+        key = (train.tobytes(), test.tobytes())
+        known = self.transformed.get(key)
+        if known is None or not _same_steps(steps, known[0]):
+            X = self.take(test)
+            for _, step in steps:
+                if step is not None and step != "passthrough":  # as Pipeline skips them
+                    X = step.transform(X)
+            if len(self.transformed) >= MAX_PREPROCESSED:
+                self.transformed.clear()
+            known = self.transformed[key] = (steps, X)
+        return pipe.steps[-1][1], known[1]
+
     def take(self, rows: np.ndarray) -> Any:
         """The feature rows at positions ``rows``, as fits and predictions take them.
 
@@ -130,6 +165,11 @@ class PreparedUnit:
         steps, X = self.preprocess(pipe.steps[:-1], train)
         pipe.steps[:-1] = steps
         pipe.steps[-1][1].fit(X, self.y[train])
+
+
+def _same_steps(steps: Steps, fitted: Steps) -> bool:
+    """Whether ``steps`` are the very fitted objects ``fitted`` (not equal ones: fitted state)."""
+    return len(steps) == len(fitted) and all(a is b for (_, a), (_, b) in zip(steps, fitted))
 
 
 def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:

@@ -127,10 +127,9 @@ def score_splits(
     for train, test in unit.splits:
         pipe = fit(train, params, epochs)
         start = time.perf_counter()
+        model, X_test = unit.scoring_input(pipe, train, test)
         folds.append(
-            compute_metrics(
-                pipe, unit.take(test), unit.y[test], spec.metrics or [], classes=unit.classes
-            )
+            compute_metrics(model, X_test, unit.y[test], spec.metrics or [], classes=unit.classes)
         )
         timing["score_seconds"] += time.perf_counter() - start
     if unit.refit:  # k-fold: metrics are the fold means; the stored model sees every row

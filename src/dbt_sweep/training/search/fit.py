@@ -143,13 +143,14 @@ def trial_objective(
     callable
         ``objective(params, n_rows=None) -> float``.
     """
-    X_val, y_val = unit.take(val), unit.y[val]
+    y_val = unit.y[val]
     # halving rounds fit on a prefix of the search training rows in a seeded order
     shuffled = np.random.default_rng(seed).permutation(inner)
 
     def objective(candidate: dict[str, Any], n_rows: int | None = None) -> float:
-        pipe = fit(inner if n_rows is None else np.sort(shuffled[:n_rows]), candidate)
-        return compute_metrics(pipe, X_val, y_val, [primary], classes=unit.classes)[primary]
+        rows = inner if n_rows is None else np.sort(shuffled[:n_rows])
+        model, X_val = unit.scoring_input(fit(rows, candidate), rows, val)
+        return compute_metrics(model, X_val, y_val, [primary], classes=unit.classes)[primary]
 
     return objective
 
