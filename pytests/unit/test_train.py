@@ -128,6 +128,38 @@ def test_shared_preprocessing_equals_fitting_each_pipeline(
     assert alphas[:2] == [0.1, 1.0]
 
 
+def test_runs_on_the_same_rows_share_one_transform_of_the_test_rows(
+    regression_group: pd.DataFrame,
+) -> None:
+    """scoring_input transforms a split's test rows once for every pipeline fitted through the
+    unit on the same training rows; the estimator alone then predicts exactly as the pipeline
+    would. A pipeline fitted elsewhere is scored as it is."""
+    preprocessing = {"impute": {"strategy": "median"}, "scale": "standard"}
+    spec = make_spec(estimators=RIDGE, preprocessing=preprocessing)
+    unit = prepare_unit(regression_group, spec)
+    train, test = unit.splits[0]
+
+    def pipeline(alpha: float):
+        return build_pipeline(
+            "sklearn.linear_model.Ridge", {"alpha": alpha}, spec.preprocessing, task=spec.task,
+            numeric=unit.numeric, categorical=unit.categorical, n_encoded=unit.n_encoded,
+        )  # fmt: skip
+
+    first, second = pipeline(0.1), pipeline(10.0)
+    unit.fit(first, train)
+    unit.fit(second, train)
+    (model_a, X_a), (model_b, X_b) = (unit.scoring_input(p, train, test) for p in (first, second))
+    assert model_a is first.steps[-1][1] and model_b is second.steps[-1][1]
+    assert X_b is X_a  # transformed once
+    for pipe, model, X in ((first, model_a, X_a), (second, model_b, X_b)):
+        np.testing.assert_array_equal(model.predict(X), pipe.predict(unit.take(test)))
+
+    foreign = pipeline(1.0).fit(unit.take(train), unit.y[train])
+    model, X = unit.scoring_input(foreign, train, test)
+    assert model is foreign
+    np.testing.assert_array_equal(X, unit.take(test))
+
+
 @pytest.mark.parametrize("primary", ["rmse", "r2"])
 def test_store_models_best_keeps_only_the_units_winner(
     regression_group: pd.DataFrame, primary: str
