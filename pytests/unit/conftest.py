@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,18 @@ import pytest
 from sklearn.datasets import load_wine, make_regression
 
 from dbt_sweep.spec import SweepSpec, parse_spec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def demo_copy(folder: Path) -> Path:
+    """The demo dbt project copied into ``folder``, with the example profile."""
+    for name in ("models", "python_models", "macros", "seeds"):
+        shutil.copytree(REPO / name, folder / name)
+    shutil.copy(REPO / "dbt_project.yml", folder)
+    shutil.copy(REPO / "profiles.example.yml", folder / "profiles.yml")
+    return folder
+
 
 FULL_SPEC: dict[str, Any] = {
     "source": "feat_demo_regression",

@@ -3,21 +3,11 @@ with the build's messages. Runs on copies of the demo project."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from dbt_sweep.cli import check
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def demo_copy(folder: Path) -> Path:
-    """The demo dbt project copied into ``folder``, with the example profile."""
-    for name in ("models", "python_models", "macros", "seeds"):
-        shutil.copytree(REPO / name, folder / name)
-    shutil.copy(REPO / "dbt_project.yml", folder)
-    shutil.copy(REPO / "profiles.example.yml", folder / "profiles.yml")
-    return folder
+from conftest import demo_copy
 
 
 def run(project: Path) -> int:

@@ -8,7 +8,6 @@ is left alone and a spec can be changed.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from dbt_sweep.spec.columns import RUN_COLUMNS
 from dbt_sweep.spec.contract import contract_columns
 from dbt_sweep.training import run_columns
 
-from conftest import make_spec
+from conftest import demo_copy, make_spec
 
 REPO = Path(__file__).resolve().parents[2]
 GROUPS = {"group_id": "string"}
@@ -245,15 +244,6 @@ def test_replace_adds_a_columns_block_to_a_model_without_one():
 
 
 # ---------- the command on the demo project
-
-
-def demo_copy(folder: Path) -> Path:
-    """The demo dbt project copied into ``folder``, with the example profile."""
-    for name in ("models", "python_models", "macros", "seeds"):
-        shutil.copytree(REPO / name, folder / name)
-    shutil.copy(REPO / "dbt_project.yml", folder)
-    shutil.copy(REPO / "profiles.example.yml", folder / "profiles.yml")
-    return folder
 
 
 def cli(project: Path, *args: str) -> list[str]:
