@@ -224,10 +224,11 @@ def _trainer(
 
         def log_unit(unit_rows: pd.DataFrame, positions: np.ndarray, unit: pd.DataFrame) -> None:
             assert tracking is not None
+            unit_fingerprints = fingerprints[positions]
             unit["mlflow_run_id"] = None
-            unit["data_fingerprint"] = fingerprints[positions]
+            unit["data_fingerprint"] = unit_fingerprints
             example = sklearn_ready(unit_rows[names].head(_EXAMPLE_ROWS).reset_index(drop=True))
-            ids[positions] = track_unit(unit, list(fingerprints[positions]), example, tracking)
+            ids[positions] = track_unit(unit, list(unit_fingerprints), example, tracking)
 
         result = train_units(rows, runs, spec, on_unit=log_unit if log_runs else None)
         if len(runs):

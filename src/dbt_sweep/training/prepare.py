@@ -55,7 +55,8 @@ class PreparedUnit:
     n_train, n_test : int
         Training rows of the stored model and test rows summed over the splits.
     preprocessed : dict
-        Fitted preprocessing steps and their output, by set of training rows (see :meth:`preprocess`).
+        Fitted preprocessing steps, their output and their transforms of held-out rows, by set of
+        training rows (see :meth:`preprocess` and :meth:`scoring_input`).
     """
 
     X: pd.DataFrame
@@ -70,8 +71,7 @@ class PreparedUnit:
     values: np.ndarray | None = None
     n_train: int = field(init=False)
     n_test: int = field(init=False)
-    preprocessed: dict[bytes, tuple[Steps, Any]] = field(default_factory=dict, repr=False)
-    transformed: dict[tuple[bytes, bytes], tuple[Steps, Any]] = field(
+    preprocessed: dict[bytes, tuple[Steps, Any, dict[bytes, Any]]] = field(
         default_factory=dict, repr=False
     )
 
@@ -110,8 +110,8 @@ class PreparedUnit:
                 X = step.fit_transform(X, self.y[train])
             if len(self.preprocessed) >= MAX_PREPROCESSED:
                 self.preprocessed.clear()
-            cached = self.preprocessed[key] = (steps, X)
-        return cached
+            cached = self.preprocessed[key] = (steps, X, {})
+        return cached[0], cached[1]
 
     def scoring_input(self, pipe: Any, train: np.ndarray, test: np.ndarray) -> tuple[Any, Any]:
         """What to score ``pipe`` (fitted by :meth:`fit` on the rows ``train``) with on ``test``.
@@ -133,17 +133,15 @@ class PreparedUnit:
         cached = self.preprocessed.get(train.tobytes())
         if not steps or cached is None or not _same_steps(steps, cached[0]):
             return pipe, self.take(test)
-        key = (train.tobytes(), test.tobytes())
-        known = self.transformed.get(key)
-        if known is None or not _same_steps(steps, known[0]):
+        transforms = cached[2]  # kept with the steps they came from, and cleared with them
+        X = transforms.get(test.tobytes())
+        if X is None:
             X = self.take(test)
             for _, step in steps:
                 if step is not None and step != "passthrough":  # as Pipeline skips them
                     X = step.transform(X)
-            if len(self.transformed) >= MAX_PREPROCESSED:
-                self.transformed.clear()
-            known = self.transformed[key] = (steps, X)
-        return pipe.steps[-1][1], known[1]
+            transforms[test.tobytes()] = X
+        return pipe.steps[-1][1], X
 
     def take(self, rows: np.ndarray) -> Any:
         """The feature rows at positions ``rows``, as fits and predictions take them.
