@@ -134,13 +134,14 @@ class PreparedUnit:
         if not steps or cached is None or not _same_steps(steps, cached[0]):
             return pipe, self.take(test)
         transforms = cached[2]  # kept with the steps they came from, and cleared with them
-        X = transforms.get(test.tobytes())
+        key = test.tobytes()
+        X = transforms.get(key)
         if X is None:
             X = self.take(test)
             for _, step in steps:
                 if step is not None and step != "passthrough":  # as Pipeline skips them
                     X = step.transform(X)
-            transforms[test.tobytes()] = X
+            transforms[key] = X
         return pipe.steps[-1][1], X
 
     def take(self, rows: np.ndarray) -> Any:
