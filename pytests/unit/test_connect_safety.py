@@ -37,11 +37,18 @@ ALLOWED: dict[tuple[str, str], str] = {
         "tagged_jobs",
     ): "is_remote(): Connect uses operation tags",
     ("src/dbt_sweep/plugin/shipping.py", "ship_package"): "is_remote(): Connect uses addArtifacts",
+    ("src/dbt_sweep/plugin/workers.py", "start_warm_workers"): (
+        "is_remote(): a Connect server's daemon is the server's to choose"
+    ),
+    ("src/dbt_sweep/plugin/workers.py", "_one_python_task"): (
+        "started by start_warm_workers only after its is_remote() and local-master checks"
+    ),
 }
 # Places whose function body itself need not mention is_remote (the guard is in the caller).
 GUARDED_BY_CALLER = {
     ("src/dbt_sweep/spark/progress.py", "ProgressMonitor._watch"),
     ("src/dbt_sweep/plugin/spark_session.py", "_use_this_interpreter_for_local_workers"),
+    ("src/dbt_sweep/plugin/workers.py", "_one_python_task"),
 }
 
 
