@@ -23,7 +23,6 @@ _SCRIPT = textwrap.dedent(
     if sys.argv[1] != "default":
         builder = builder.config("spark.python.daemon.module", sys.argv[1])
     spark = builder.getOrCreate()
-    spark.sparkContext.pythonExec = sys.executable
     started = [start_warm_workers(spark), start_warm_workers(spark)]
     for thread in threading.enumerate():
         if thread.name == "dbt-sweep-warm-workers":

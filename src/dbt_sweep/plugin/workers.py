@@ -44,8 +44,7 @@ def start_warm_workers(spark: SparkSession) -> bool:
         # The live SparkConf (what SparkEnv reads when it makes the first Python runner), so this
         # holds though SQL started the context first; a daemon module of the profile's stays.
         conf = context._conf  # noqa: SLF001
-        if conf.get(DAEMON_SETTING, None) is None:
-            conf.set(DAEMON_SETTING, DAEMON_MODULE)
+        conf.setIfMissing(DAEMON_SETTING, DAEMON_MODULE)
         if conf.get(DAEMON_SETTING) != DAEMON_MODULE:
             return False  # the profile's own daemon (pyspark.daemon turns this off): no preload to start early
     threading.Thread(
