@@ -142,6 +142,37 @@ def test_est_cost_ranks_families() -> None:
     assert linear < forest < kernel
 
 
+def test_group_stats_fingerprint_is_each_groups_own_hash() -> None:
+    """The one-pass fingerprints equal a per-group hash of the group's rows alone: two group
+    columns, a null group value, rows interleaved, one group of one row."""
+    import hashlib
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "region": rng.choice(["n", "s", None], size=41).tolist() + ["e"],
+        "store": rng.integers(0, 3, size=42),
+        "x": rng.normal(size=42),
+        "y": rng.normal(size=42),
+    })  # fmt: skip
+    spec = make_spec(group_by=["region", "store"])
+    stats = group_stats(frame, spec)
+    expected = {}
+    for key, rows in frame.groupby(["region", "store"], dropna=False):
+        hashes = np.sort(pd.util.hash_pandas_object(rows[sorted(rows.columns)], index=False).to_numpy())
+        digest = hashlib.sha256(hashes.tobytes() + b"region,store,x,y").hexdigest()[:16]
+        expected[key] = (len(rows), digest)
+    got = {
+        (r.region, r.store): (r.n_rows, r.data_fingerprint)
+        for r in stats.itertuples()
+    }
+    assert len(got) == len(expected) == frame.groupby(["region", "store"], dropna=False).ngroups
+    assert {(None if pd.isna(k[0]) else k[0], k[1]): v for k, v in got.items()} == {
+        (None if pd.isna(k[0]) else k[0], k[1]): v for k, v in expected.items()
+    }
+    assert stats.dtypes["store"] == frame.dtypes["store"] and stats.dtypes["n_rows"] == np.int64
+    assert group_stats(frame.iloc[:0], spec).empty
+
+
 def test_group_stats_and_empty_groups(regression_group: pd.DataFrame) -> None:
     """group_stats gives n_rows and an order-independent fingerprint; no groups -> no rows."""
     spec = make_spec()
