@@ -13,7 +13,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from dbt_sweep.plugin.node import CURRENT_NODE
 from dbt_sweep.plugin.python_job import run_compiled_code, wrap_failure
 from dbt_sweep.plugin.spark_session import get_spark_session, model_session, tagged_jobs
-from dbt_sweep.plugin.workers import start_warm_workers
+from dbt_sweep.plugin.workers import may_track, start_warm_workers
 
 logger = AdapterLogger("dbt-sweep")
 
@@ -53,7 +53,8 @@ def run_python_model(
     unique_id = parsed_model.get("unique_id", name)
     filename = parsed_model.get("original_file_path") or f"{name}.py"
     shared = get_spark_session(server_side_parameters)
-    start_warm_workers(shared)  # once per context: the daemon starts while this model's driver works
+    # once per context: the daemon starts while this model's driver works
+    start_warm_workers(shared, tracking=may_track(parsed_model["config"]))
     spark = model_session(
         shared,
         model=name,

@@ -14,24 +14,47 @@ the cluster's to make, and a profile or cluster that names its own daemon module
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
 from dbt_sweep.log import get_logger
 
-__all__ = ["DAEMON_MODULE", "DAEMON_SETTING", "start_warm_workers"]
+__all__ = ["DAEMON_MODULE", "DAEMON_SETTING", "PRELOAD_TRACKING", "may_track", "start_warm_workers"]
 
 DAEMON_SETTING = "spark.python.daemon.module"
 DAEMON_MODULE = "dbt_sweep.spark.worker_daemon"  # named, not imported: the plugin imports no sweep code
+#: Set to "1" in the Python workers' environment: the daemon also preloads MLflow.
+PRELOAD_TRACKING = "DBT_SWEEP_PRELOAD_TRACKING"
 
 _lock = threading.Lock()
 _started: set[str] = set()  # SparkContext application ids
 
 
-def start_warm_workers(spark: SparkSession) -> bool:
+def may_track(config: dict[str, Any]) -> bool:
+    """Whether a model's dbt config leaves MLflow tracking on: tracking is on by default, so
+    anything but ``sweep: {tracking: {enabled: false}}`` (the spec is not parsed here; a
+    wrong guess only costs or spares the daemon an import).
+
+    Examples
+    --------
+    >>> may_track({"sweep": {"tracking": {"enabled": False}}}), may_track({}), may_track({"sweep": {}})
+    (False, True, True)
+    """
+    sweep = config.get("sweep")
+    tracking = sweep.get("tracking") if isinstance(sweep, dict) else None
+    return not (isinstance(tracking, dict) and tracking.get("enabled") is False)
+
+
+def start_warm_workers(spark: SparkSession, *, tracking: bool = False) -> bool:
     """Make a local master's Python workers fork from the preloading daemon, and start it now in
-    the background (once per SparkContext). Returns whether it was started by this call."""
+    the background (once per SparkContext). Returns whether it was started by this call.
+
+    ``tracking``: the daemon also preloads MLflow (see :func:`may_track`). It goes into the
+    environment every Python function of the context carries, before the first one is made: Spark
+    keeps one daemon per environment, so the warm-up's daemon stays the one training forks from.
+    """
     if is_remote():
         return False
     context = spark.sparkContext
@@ -47,6 +70,8 @@ def start_warm_workers(spark: SparkSession) -> bool:
         conf.setIfMissing(DAEMON_SETTING, DAEMON_MODULE)
         if conf.get(DAEMON_SETTING) != DAEMON_MODULE:
             return False  # the profile's own daemon (pyspark.daemon turns this off): no preload to start early
+        if tracking:
+            context.environment[PRELOAD_TRACKING] = "1"
     threading.Thread(
         target=_one_python_task, args=(spark,), name="dbt-sweep-warm-workers", daemon=True
     ).start()
