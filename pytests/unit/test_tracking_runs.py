@@ -248,3 +248,24 @@ def test_unit_winners_rank_like_the_driver(store, direction) -> None:
     ctx = replace(store, primary_direction=direction)
     expected = set(best_runs(rows, ["group_id"], direction)["run_key"])
     assert winner_keys(rows, ctx) == expected == {"k1", "k4", "k9"}
+
+
+def test_signature_is_shared_only_between_equal_schemas_of_numbers() -> None:
+    """The per-schema signature cache: equal for equal dtypes and nulls, a null makes the column
+    optional as MLflow infers it, and string columns are always inferred afresh."""
+    from dbt_sweep.tracking.model_files import quiet_signature, signature_of
+
+    frame = pd.DataFrame({"x": [0.5, 1.0, 2.0], "n": [1, 2, 3]})
+    predictions = np.array([0.1, 0.2, 0.3])
+    first = signature_of(frame, predictions)
+    assert signature_of(frame * 3, predictions * 2) is first
+    with_null = frame.assign(x=[0.5, None, 2.0])
+    optional = signature_of(with_null, predictions)
+    assert optional is not first
+    assert [c.required for c in optional.inputs.inputs] == [False, True]
+    assert optional == quiet_signature(with_null, predictions)  # what inferring afresh gives
+    labels = frame.assign(s=["a", "b", "c"])
+    assert signature_of(labels, predictions) is not signature_of(labels, predictions)
+    assert signature_of(frame, np.array(["a", "b", "c"])) is not signature_of(
+        frame, np.array(["a", "b", "c"])
+    )
