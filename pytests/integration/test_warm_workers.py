@@ -48,7 +48,11 @@ _SCRIPT = textwrap.dedent(
 def _run(daemon: str, tracking: str = "untracked") -> dict:
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, daemon, tracking], env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", _SCRIPT, daemon, tracking],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,3 +89,58 @@ def test_workers_start_with_training_imported(daemon: str, started: list, preloa
     assert result["preloaded"] == preloaded
     expected = "dbt_sweep.spark.worker_daemon" if daemon == "default" else daemon
     assert result["daemon"] == expected
+
+
+_LOCAL_FRAME_SCRIPT = textwrap.dedent(
+    """
+    import json, os
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+    from dbt_sweep.spark.columns import local_frame
+
+    def daemons():
+        found = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    found += b"daemon" in f.read().replace(b"\\0", b" ").split(b"-m ")[-1][:40]
+            except OSError:
+                pass
+        return found
+
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.python.daemon.module", "dbt_sweep.spark.worker_daemon").getOrCreate())
+    spark.range(0, 1, 1, numPartitions=1).mapInPandas(lambda frames: frames, "id long").collect()
+    before = daemons()
+    base = spark.range(4).select(F.col("id").cast("string").alias("run_key"), "id")
+    keep = local_frame(spark, "`run_key` string, `n` int", {"run_key": ["1", "3"], "n": [1, None]})
+    kept = sorted(r.id for r in base.join(F.broadcast(keep), "run_key", "left_semi").collect())
+    empty = local_frame(spark, "`run_key` string, `n` int")
+    out = {"kept": kept, "types": [f.dataType.simpleString() for f in keep.schema.fields],
+           "empty": empty.unionByName(empty).count(), "after_local": daemons() - before}
+    spark.createDataFrame([("1",)], schema="`run_key` string").collect()  # a Python RDD
+    out["after_list"] = daemons() - before
+    try:
+        local_frame(spark, "`run_key` string", {"key": ["1"]})
+    except ValueError as exc:
+        out["error"] = str(exc)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_local_frames_start_no_python_worker() -> None:
+    """Driver-side key tables go to Spark as Arrow: no second Python worker daemon starts (a list
+    of rows starts one, the control), values, types and empty frames as the schema says."""
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOCAL_FRAME_SCRIPT], env=env, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["kept"] == [1, 3] and result["types"] == ["string", "int"]
+    assert result["empty"] == 0
+    assert result["after_local"] <= 0  # (an idle worker may exit meanwhile, never a new one)
+    assert result["after_list"] >= 1  # the control: the check sees a new worker
+    assert "are not the schema's ['run_key']" in result["error"]

@@ -158,13 +158,12 @@ def test_group_stats_fingerprint_is_each_groups_own_hash() -> None:
     stats = group_stats(frame, spec)
     expected = {}
     for key, rows in frame.groupby(["region", "store"], dropna=False):
-        hashes = np.sort(pd.util.hash_pandas_object(rows[sorted(rows.columns)], index=False).to_numpy())
+        hashes = np.sort(
+            pd.util.hash_pandas_object(rows[sorted(rows.columns)], index=False).to_numpy()
+        )
         digest = hashlib.sha256(hashes.tobytes() + b"region,store,x,y").hexdigest()[:16]
         expected[key] = (len(rows), digest)
-    got = {
-        (r.region, r.store): (r.n_rows, r.data_fingerprint)
-        for r in stats.itertuples()
-    }
+    got = {(r.region, r.store): (r.n_rows, r.data_fingerprint) for r in stats.itertuples()}
     assert len(got) == len(expected) == frame.groupby(["region", "store"], dropna=False).ngroups
     assert {(None if pd.isna(k[0]) else k[0], k[1]): v for k, v in got.items()} == {
         (None if pd.isna(k[0]) else k[0], k[1]): v for k, v in expected.items()

@@ -24,7 +24,9 @@ from dbt_sweep.log import get_logger
 __all__ = ["DAEMON_MODULE", "DAEMON_SETTING", "PRELOAD_TRACKING", "may_track", "start_warm_workers"]
 
 DAEMON_SETTING = "spark.python.daemon.module"
-DAEMON_MODULE = "dbt_sweep.spark.worker_daemon"  # named, not imported: the plugin imports no sweep code
+DAEMON_MODULE = (
+    "dbt_sweep.spark.worker_daemon"  # named, not imported: the plugin imports no sweep code
+)
 #: Set to "1" in the Python workers' environment: the daemon also preloads MLflow.
 PRELOAD_TRACKING = "DBT_SWEEP_PRELOAD_TRACKING"
 
@@ -82,7 +84,11 @@ def _one_python_task(spark: SparkSession) -> None:
     """One task on one slot, through the same Arrow runner as training, so the daemon Spark starts
     for it is the one the training stage forks from (an RDD task would start another)."""
     try:
-        spark.sparkContext.setLocalProperty("spark.job.description", "dbt-sweep: start Python workers")
-        spark.range(0, 1, 1, numPartitions=1).mapInPandas(lambda frames: frames, "id long").collect()
+        spark.sparkContext.setLocalProperty(
+            "spark.job.description", "dbt-sweep: start Python workers"
+        )
+        spark.range(0, 1, 1, numPartitions=1).mapInPandas(
+            lambda frames: frames, "id long"
+        ).collect()
     except Exception as exc:  # the session stopped, or workers cannot start: the real job says why
         get_logger().debug(f"Python workers were not started ahead of training: {exc}")

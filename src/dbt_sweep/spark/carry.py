@@ -18,6 +18,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dbt_sweep.spark.columns import local_frame
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training.selection import best_runs
 
@@ -122,9 +123,7 @@ def plan_runs(
     n_removed = int((~rows["run_key"].isin(set(current["run_key"]))).sum())
     if not kept:
         return RunPlan(manifest, None, len(current), 0, n_removed)
-    keep = manifest.sparkSession.createDataFrame(
-        [(key,) for key in sorted(kept)], schema="`run_key` string"
-    )
+    keep = local_frame(manifest.sparkSession, "`run_key` string", {"run_key": sorted(kept)})
     return RunPlan(
         to_train=manifest.join(F.broadcast(keep), "run_key", "left_anti"),
         carried=previous.join(F.broadcast(keep), "run_key", "left_semi"),

@@ -1,8 +1,12 @@
 """Small Spark facts the sweep models need: column kinds and types, and how many tasks run at once
-(Spark-Connect-safe)."""
+(Spark-Connect-safe); small driver-side tables made without Python workers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -44,6 +48,34 @@ def parallelism(spark: SparkSession) -> int:
     if not is_remote():
         return int(spark.sparkContext.defaultParallelism)
     return int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
+
+
+def local_frame(
+    spark: SparkSession, schema: str, columns: Mapping[str, Sequence[Any]] | None = None
+) -> DataFrame:
+    """A DataFrame of a few driver-side values, sent to Spark as one Arrow table.
+
+    ``createDataFrame`` of a list of rows (an empty one too) goes through a Python RDD: its first
+    job in a build started a second Python worker daemon, pyspark's RDD runner, which cost ~3 s of
+    every incremental ``sweep_runs`` on a local master. An Arrow table needs no Python worker.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    schema : str
+        DDL of the frame.
+    columns : mapping of str to sequence, or None
+        Column name -> values, in ``schema``'s order; None: no rows.
+    """
+    names = T.StructType.fromDDL(schema).fieldNames()
+    data = (
+        {name: [] for name in names}
+        if columns is None
+        else {k: list(v) for k, v in columns.items()}
+    )
+    if list(data) != names:
+        raise ValueError(f"columns {list(data)} are not the schema's {names}")
+    return spark.createDataFrame(pa.table(data), schema=schema)
 
 
 def decimals_as_double(df: DataFrame, columns: list[str]) -> DataFrame:

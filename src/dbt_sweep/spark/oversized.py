@@ -16,6 +16,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dbt_sweep.spark.columns import local_frame
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.training.frame import results_frame
 
@@ -56,7 +57,7 @@ def oversized_rows(
     of the others (shaped as ``schema``, the grouped map's output, built on the driver from their
     manifest rows), and how many failed."""
     spark = to_train.sparkSession
-    wanted = spark.createDataFrame([(key,) for key in keys], schema="`run_key` string")
+    wanted = local_frame(spark, "`run_key` string", {"run_key": keys})
     manifest = to_train.join(F.broadcast(wanted), "run_key", "left_semi").toPandas()
     results = [
         {

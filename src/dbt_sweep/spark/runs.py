@@ -84,7 +84,7 @@ def train_runs(
             progress_interval=progress_interval,
         )  # fmt: skip
     else:  # nothing changed: no Spark job, no MLflow run
-        trained = features.sparkSession.createDataFrame([], schema=schema)
+        trained = _spark.local_frame(features.sparkSession, schema)
     if failed is not None:
         trained = trained.unionByName(failed.select(*trained.columns))
     runs = trained.select(
@@ -275,9 +275,12 @@ def _tracked(
         return trained.withColumn("mlflow_run_id", F.lit(tracking.parent_run_id).cast("string"))
     if tracking.level == "groups" and group_ids:
         types = _spark.column_types(trained, spec.group_by)
-        rows = [(*key, run_id) for key, run_id in group_ids.items()]
         ddl = ", ".join([*(f"`{c}` {t}" for c, t in types.items()), "`_group_run_id` string"])
-        ids = spark.createDataFrame(rows, schema=ddl)
+        keys = list(group_ids)
+        ids = _spark.local_frame(spark, ddl, {
+            **{c: [key[i] for key in keys] for i, c in enumerate(spec.group_by)},
+            "_group_run_id": list(group_ids.values()),
+        })  # fmt: skip
         left, right = trained.alias("left"), F.broadcast(ids).alias("right")
         on = [F.col(f"left.`{c}`").eqNullSafe(F.col(f"right.`{c}`")) for c in spec.group_by]
         joined = left.join(right, on, "left")
