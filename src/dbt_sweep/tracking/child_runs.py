@@ -24,6 +24,7 @@ from dbt_sweep.tracking.trials import (
     trial_records,
     trials_table,
 )
+from dbt_sweep.training.frame import records
 
 __all__ = ["child_run_payload", "log_child_runs"]
 
@@ -128,7 +129,7 @@ def log_child_runs(
     list of str
         The MLflow run id of each row, in order.
     """
-    rows = result.assign(data_fingerprint=list(fingerprints)).to_dict("records")
+    rows = records(result.assign(data_fingerprint=list(fingerprints)))
     ids: list[str | None] = []
     new: list[tuple[int, dict[str, Any]]] = []
     for i, row in enumerate(rows):

@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from dbt_sweep.training.frame import records
+
 __all__ = [
     "TRIALS_TABLE",
     "runs_trials_table",
@@ -179,10 +181,10 @@ def runs_trials_table(runs: pd.DataFrame, columns: Sequence[str]) -> str | None:
     if "trials" not in runs:
         return None
     frames = []
-    for row in runs.to_dict("records"):
-        records = trial_records(row.get("trials"))
-        if records:
-            frames.append(_frame(records, {c: row[c] for c in columns}))
+    for row in records(runs):
+        trials = trial_records(row.get("trials"))
+        if trials:
+            frames.append(_frame(trials, {c: row[c] for c in columns}))
     if not frames:
         return None
     return pd.concat(frames, ignore_index=True).to_json(

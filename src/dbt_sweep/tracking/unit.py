@@ -20,6 +20,7 @@ from dbt_sweep.tracking.errors import handle_error
 from dbt_sweep.tracking.logged_models import ModelToLog, log_sklearn_models
 from dbt_sweep.tracking.model_choice import model_to_log, winner_keys
 from dbt_sweep.tracking.store import client, set_tag
+from dbt_sweep.training.frame import records
 
 __all__ = ["log_unit_models", "track_unit"]
 
@@ -116,7 +117,7 @@ def log_unit_models(
     ok = rows[(rows["status"] == "ok") & rows["model"].notna()]
     wanted = ok if ctx.log_models == "all" else ok[ok["run_key"].isin(best)]
     models: list[ModelToLog] = []
-    for row in wanted.to_dict("records"):
+    for row in records(wanted):
         chosen = model_to_log(
             ctx, row, blob=row["model"], example=example, winner=row["run_key"] in best
         )

@@ -18,7 +18,7 @@ import pandas as pd
 
 from dbt_sweep.manifest import WORK_UNIT_SHARD_COLUMN, build_manifest, group_stats
 from dbt_sweep.spec import SweepSpec
-from dbt_sweep.training.frame import results_frame
+from dbt_sweep.training.frame import records, results_frame
 from dbt_sweep.training.row_check import manifest_row_problems
 from dbt_sweep.training.unit import unit_results
 
@@ -87,10 +87,10 @@ def train_units(
     now = pd.Timestamp.now(tz="UTC")
     refused = manifest_row_problems(manifest, spec) if len(manifest) else []
     results: list[dict[str, Any]] = [{} for _ in range(len(manifest))]
-    records = manifest.to_dict("records")  # once per bin: per unit it cost a fifth of a fit
+    manifest_rows = records(manifest)  # once per bin: per unit it cost a fifth of a fit
     for rows, positions in split_units(features, manifest, spec):
         unit = unit_results(
-            rows, [records[i] for i in positions], [refused[i] for i in positions], spec,
+            rows, [manifest_rows[i] for i in positions], [refused[i] for i in positions], spec,
             raise_errors=raise_errors,
         )  # fmt: skip
         for position, result in zip(positions, unit, strict=True):

@@ -168,7 +168,9 @@ class PreparedUnit:
 
 def _same_steps(steps: Steps, fitted: Steps) -> bool:
     """Whether ``steps`` are the very fitted objects ``fitted`` (not equal ones: fitted state)."""
-    return len(steps) == len(fitted) and all(a is b for (_, a), (_, b) in zip(steps, fitted))
+    return len(steps) == len(fitted) and all(
+        a is b for (_, a), (_, b) in zip(steps, fitted, strict=True)
+    )
 
 
 def sklearn_ready(X: pd.DataFrame) -> pd.DataFrame:

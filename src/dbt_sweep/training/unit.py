@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from dbt_sweep.metrics import compute_metrics
 from dbt_sweep.spec import SweepSpec
 from dbt_sweep.spec.search import is_search_run
-from dbt_sweep.training.frame import error_text, results_frame
+from dbt_sweep.training.frame import error_text, records, results_frame
 from dbt_sweep.training.pipeline import build_pipeline
 from dbt_sweep.training.prepare import PreparedUnit, prepare_unit
 
@@ -238,8 +238,8 @@ def train_unit(
     if manifest.empty:
         return results_frame(manifest, [], spec, now)
     refused = manifest_row_problems(manifest, spec)
-    records = manifest.to_dict("records")
-    results = unit_results(features, records, refused, spec, raise_errors=raise_errors)
+    rows = records(manifest)
+    results = unit_results(features, rows, refused, spec, raise_errors=raise_errors)
     return results_frame(manifest, results, spec, now)
 
 
