@@ -31,6 +31,7 @@ from dbt_sweep.spark.manifest import manifest_frame
 from dbt_sweep.spark.runs import train_runs
 from dbt_sweep.spark.scoring import score_rows
 from dbt_sweep.spec import SweepSpec, check_columns, parse_spec
+from dbt_sweep.tracking.store import warm_imports
 
 __all__ = ["sweep_manifest", "sweep_predictions", "sweep_runs"]
 
@@ -60,7 +61,9 @@ def sweep_manifest(features: DataFrame, spec: Mapping[str, Any] | None, *, model
         The feature table has no rows.
     """
     sweep = _validated(features, spec, model=model)
-    return manifest_frame(features, sweep, model=model)
+    manifest = manifest_frame(features, sweep, model=model)
+    warm_imports(sweep.tracking.enabled)  # while dbt writes the manifest: the runs model's imports
+    return manifest
 
 
 def sweep_runs(
