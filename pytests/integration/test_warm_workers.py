@@ -124,6 +124,12 @@ _LOCAL_FRAME_SCRIPT = textwrap.dedent(
         local_frame(spark, "`run_key` string", {"key": ["1"]})
     except ValueError as exc:
         out["error"] = str(exc)
+    from dbt_sweep.plugin.spark_session import model_session
+    arrow = "spark.sql.execution.arrow.pyspark.enabled"
+    out["arrow"] = [
+        model_session(spark, model="m", server_side_parameters=profile, spark_conf=None).conf.get(arrow)
+        for profile in ({}, {arrow: "false"})
+    ]
     print(json.dumps(out))
     """
 )
@@ -144,3 +150,5 @@ def test_local_frames_start_no_python_worker() -> None:
     assert result["after_local"] <= 0  # (an idle worker may exit meanwhile, never a new one)
     assert result["after_list"] >= 1  # the control: the check sees a new worker
     assert "are not the schema's ['run_key']" in result["error"]
+    # a Python model's session converts pandas through Arrow unless the profile says otherwise
+    assert result["arrow"] == ["true", "false"]

@@ -76,6 +76,12 @@ def _use_this_interpreter_for_local_workers(spark: SparkSession) -> None:
         context.pythonExec = sys.executable
 
 
+#: Settings of every Python model's session unless the profile or the model sets them. Arrow: a
+#: pandas frame's ``createDataFrame`` (the sweep's slots and driver-trained results) otherwise goes
+#: through a Python RDD, whose first job starts a second, cold Python worker daemon (~3 s).
+MODEL_DEFAULTS = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+
+
 def model_session(
     spark: SparkSession,
     *,
@@ -83,7 +89,8 @@ def model_session(
     server_side_parameters: Mapping[str, Any],
     spark_conf: Mapping[str, Any] | None,
 ) -> SparkSession:
-    """Return the session one Python model runs in, with the model's ``spark_conf`` applied.
+    """Return the session one Python model runs in, with the model's ``spark_conf`` applied (over
+    the profile's settings, over :data:`MODEL_DEFAULTS`).
 
     dbt-spark re-applies the profile's ``server_side_parameters`` to the shared session before every
     SQL statement, so a model's own ``spark.conf.set`` does not last there. On classic Spark each Python
@@ -93,7 +100,7 @@ def model_session(
     applied to the shared session.
     """
     session = spark if is_remote() else spark.newSession()
-    settings = {**server_side_parameters, **(spark_conf or {})}
+    settings = {**MODEL_DEFAULTS, **server_side_parameters, **(spark_conf or {})}
     for key, value in settings.items():
         if not session.conf.isModifiable(key):
             if key in (spark_conf or {}):
