@@ -100,15 +100,25 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    >>> frame = pd.DataFrame({"a": [1, 2], "b": ["x", None], "n": pd.array([1, None], dtype="Int64")})
     >>> records(frame) == frame.to_dict("records")
+    True
+    >>> records(frame)[1]["n"] is None
     True
     """
     names = list(frame.columns)
     if not frame.columns.is_unique:
         return frame.to_dict("records")  # type: ignore[return-value]
-    columns = [frame[name].tolist() for name in names]
+    columns = [_values(frame[name]) for name in names]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _values(column: pd.Series) -> list[Any]:
+    """A column's cells as ``to_dict`` gives them: Python scalars, a nullable type's NA as None."""
+    values = column.tolist()
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return [None if value is pd.NA else value for value in values]
+    return values
 
 
 def error_text(exc: BaseException) -> str:
