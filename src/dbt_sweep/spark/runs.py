@@ -263,7 +263,7 @@ def _tracked(
     models = pd.DataFrame({"run_key": [], "model": []})
     examples: dict[tuple[Any, ...], pd.DataFrame] = {}
     if len(wanted):
-        keys = spark.createDataFrame(wanted[["run_key"]], schema="`run_key` string")
+        keys = _spark.local_frame(spark, "`run_key` string", {"run_key": wanted["run_key"]})
         models = trained.join(F.broadcast(keys), on="run_key").select("run_key", "model").toPandas()
         examples = _examples(features, wanted[spec.group_by].drop_duplicates(), spec)
     try:

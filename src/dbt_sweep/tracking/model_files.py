@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -157,7 +158,6 @@ def signature_of(example: pd.DataFrame, predictions: Any) -> Any:
 
 def _signature_key(example: pd.DataFrame, predictions: Any) -> tuple[Any, ...] | None:
     """What a signature of numbers depends on, or None when MLflow would read values."""
-    import numpy as np
 
     def numbers(dtype: Any) -> bool:
         return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
